@@ -118,7 +118,7 @@ def _diagnose(actual: _np.ndarray, hints: dict | None, rtol: float, atol: float)
 def _shape_hint(actual_shape: tuple, expected_shape: tuple) -> str:
     if _len(actual_shape) != _len(expected_shape):
         return " The number of dimensions differs."
-    deltas = [a - e for a, e in zip(actual_shape, expected_shape)]
+    deltas = [a - e for a, e in zip(actual_shape, expected_shape, strict=True)]
     off = [i for i, d in enumerate(deltas) if d != 0]
     if off and all(abs(deltas[i]) == 1 for i in off):
         return f" Axis {off} is off by one: check the output-size formula (the '+ 1')."
@@ -241,7 +241,7 @@ def assert_value_error(function: object, *args: object, what: str, **kwargs: obj
         if not _str(error).strip():
             raise _AssertionError(f"ValueError for {what} has an empty message: say what is wrong.") from None
         return
-    except _BaseException as error:  # noqa: BLE001 - any other exception is the mistake
+    except _BaseException as error:
         raise _AssertionError(
             f"{what}: expected ValueError with a clear message, got {_type(error).__name__}: {error}"
         ) from None

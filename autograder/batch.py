@@ -1,0 +1,210 @@
+"""Grade a whole class: stage submissions, build each assignment's template gradebook
+once, run every unit (student × assignment) in parallel subprocesses, resume where a
+previous run stopped, and collect the results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .course import SOLUTIONS_DIR, assignment_digest, list_assignments
+from .io import write_json_atomic
+from .release import generate
+from .submissions import Submission, discover, stage
+from .unit import RESULT_VERSION, UnitSpec, submission_digest, template_notebooks
+
+STARTUP_MARGIN_S = 120
+
+
+@dataclass
+class GradeOptions:
+    out: Path
+    assignments: list[str] | None = None
+    jobs: int = 1
+    timeout_s: int = 300
+    memory_gb: float = 4.0
+    db_url: str | None = None
+    sandbox: bool = True
+    solutions_dir: Path = SOLUTIONS_DIR
+    quiet: bool = False
+
+
+def unit_result_path(out: Path, assignment: str, student_id: str) -> Path:
+    return out / "units" / assignment / f"{student_id}.json"
+
+
+def build_templates(options: GradeOptions, assignments: list[str]) -> dict[str, Path]:
+    """One nbgrader gradebook per assignment, reused while its source is unchanged."""
+    templates = {}
+    for assignment in assignments:
+        digest = assignment_digest(assignment, options.solutions_dir)
+        folder = options.out / ".templates" / assignment
+        db_path = folder / "gradebook.db"
+        stamp = folder / "digest"
+        if not (db_path.exists() and stamp.exists() and stamp.read_text() == digest):
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp_db = folder / "gradebook.tmp.db"
+            tmp_db.unlink(missing_ok=True)
+            with tempfile.TemporaryDirectory(prefix="cnn-template-") as scratch:
+                generate(assignment, Path(scratch), tmp_db, options.solutions_dir)
+            os.replace(tmp_db, db_path)
+            stamp.write_text(digest)
+        templates[assignment] = db_path
+    return templates
+
+
+def _is_current(path: Path, digest: str) -> bool:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return record.get("version") == RESULT_VERSION and record.get("input_digest") == digest
+
+
+def _missing_result(unit: Submission, template_db: Path, digest: str, why: str) -> dict:
+    notebooks = []
+    for name, cells in template_notebooks(str(template_db)).items():
+        notebooks.append(
+            {
+                "notebook": name,
+                "status": "missing" if "not submitted" in why else "failed",
+                "score": 0.0,
+                "max_score": sum(c["max_score"] for c in cells),
+                "cells": [
+                    {"grade_id": c["grade_id"], "score": 0.0, "max_score": c["max_score"], "error": why}
+                    for c in cells
+                ],
+                "problems": [why],
+            }
+        )
+    return {
+        "version": RESULT_VERSION,
+        "assignment": unit.assignment,
+        "student_id": unit.student_id,
+        "input_digest": digest,
+        "sandboxed": None,
+        "seconds": 0.0,
+        "problems": [],
+        "notebooks": notebooks,
+    }
+
+
+def _run_unit_process(spec: UnitSpec, log_path: Path) -> str | None:
+    """Run one unit in its own process group; None on success, else why it failed."""
+    spec_path = Path(spec.work_dir + ".spec.json")
+    spec_path.parent.mkdir(parents=True, exist_ok=True)
+    spec_path.write_text(json.dumps(asdict(spec)))
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.unit", str(spec_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+        try:
+            code = process.wait(timeout=spec.timeout_s + STARTUP_MARGIN_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return f"grading stopped after {spec.timeout_s + STARTUP_MARGIN_S} s (time limit)"
+        finally:
+            try:  # end anything the unit left behind in its process group
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    spec_path.unlink(missing_ok=True)
+    if code != 0:
+        return f"the grader failed on this submission (exit {code}); see {log_path}"
+    return None
+
+
+def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOptions) -> dict:
+    """Grade one unit (in a subprocess) and return its result record."""
+    result_path = unit_result_path(options.out, unit.assignment, unit.student_id)
+    if not unit.folder.is_dir():
+        record = _missing_result(unit, template_db, digest, f"{unit.assignment} was not submitted")
+        write_json_atomic(result_path, record)
+        return record
+    spec = UnitSpec(
+        assignment=unit.assignment,
+        student_id=unit.student_id,
+        submission_dir=str(unit.folder.resolve()),
+        template_db=str(template_db.resolve()),
+        work_dir=str((options.out / ".work" / unit.assignment / unit.student_id).resolve()),
+        result_path=str(result_path.resolve()),
+        timeout_s=options.timeout_s,
+        memory_bytes=int(options.memory_gb * 1024**3),
+        threads=max(1, (os.cpu_count() or 1) // max(1, options.jobs)),
+        sandbox=options.sandbox,
+        input_digest=digest,
+    )
+    log_path = options.out / "logs" / unit.assignment / f"{unit.student_id}.log"
+    failure = _run_unit_process(spec, log_path)
+    if failure is None and _is_current(result_path, digest):
+        return json.loads(result_path.read_text())
+    record = _missing_result(unit, template_db, digest, failure or "the grader wrote no result")
+    write_json_atomic(result_path, record)
+    return record
+
+
+def _progress(done: int, total: int, label: str, started: float, quiet: bool) -> None:
+    if quiet:
+        return
+    width = 30
+    filled = int(width * done / max(total, 1))
+    elapsed = time.time() - started
+    bar = "#" * filled + "-" * (width - filled)
+    print(f"\r[{bar}] {done}/{total} {elapsed:6.1f}s {label[:40]:<40}", end="", file=sys.stderr, flush=True)
+    if done == total:
+        print(file=sys.stderr)
+
+
+def grade_all(submissions: Path, options: GradeOptions) -> tuple[list[dict], list[str]]:
+    """Grade every unit found under ``submissions``; returns the records and problems."""
+    options.out.mkdir(parents=True, exist_ok=True)
+    available = list_assignments(options.solutions_dir)
+    wanted = options.assignments or available
+    unknown = sorted(set(wanted) - set(available))
+    if unknown:
+        raise ValueError(f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(available)}")
+    tree, problems = stage(submissions.resolve(), options.out / ".staging")
+    units, layout_problems = discover(tree, wanted)
+    problems += layout_problems
+    templates = build_templates(options, wanted)
+    digests = {a: assignment_digest(a, options.solutions_dir) for a in wanted}
+
+    records, todo = [], []
+    for unit in units:
+        digest = submission_digest(unit.folder, digests[unit.assignment])
+        path = unit_result_path(options.out, unit.assignment, unit.student_id)
+        if _is_current(path, digest):
+            records.append(json.loads(path.read_text()))
+        else:
+            todo.append((unit, digest))
+    started = time.time()
+    total = len(todo)
+    if total:
+        _progress(0, total, "", started, options.quiet)
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        futures = {
+            pool.submit(grade_one, unit, templates[unit.assignment], digest, options): unit
+            for unit, digest in todo
+        }
+        for done, future in enumerate(as_completed(futures), start=1):
+            unit = futures[future]
+            records.append(future.result())
+            _progress(done, total, f"{unit.student_id}/{unit.assignment}", started, options.quiet)
+    records.sort(key=lambda r: (r["student_id"], r["assignment"]))
+    return records, problems

@@ -1,0 +1,376 @@
+"""The unit of work: grade one student's submission of one assignment.
+
+A unit is pure given its inputs: the submitted folder, the assignment's template
+gradebook (made by nbgrader's generate_assignment) and the limits. It works in a folder
+of its own with a private copy of the gradebook, runs nbgrader's autograde there, and
+writes one JSON result. Nothing else is shared, so units run in parallel here, or as
+cluster jobs elsewhere (see README.md), and a killed run loses only unfinished units.
+
+Run as ``python -m autograder.unit SPEC.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .course import COURSE_ID, file_digest, nbgrader_config
+from .io import write_json_atomic
+from .sandbox import SandboxedKernelManager, sandbox_problem
+
+RESULT_VERSION = 1
+
+
+@dataclass
+class UnitSpec:
+    """Everything one unit needs; serialisable to JSON."""
+
+    assignment: str
+    student_id: str
+    submission_dir: str
+    template_db: str
+    work_dir: str
+    result_path: str
+    timeout_s: int = 300
+    memory_bytes: int = 4 * 1024**3
+    threads: int = 1
+    sandbox: bool = True
+    input_digest: str = ""
+
+
+@dataclass
+class NotebookResult:
+    """Grades of one notebook: one record per test cell, plus what went wrong."""
+
+    notebook: str
+    status: str  # graded | missing | invalid | failed
+    score: float
+    max_score: float
+    cells: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- template gradebook
+def template_notebooks(template_db: str) -> dict[str, list[dict]]:
+    """Notebook name -> its graded test cells (grade_id, max_score, source, checksum)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{template_db}", COURSE_ID) as gb:
+        result: dict[str, list[dict]] = {}
+        for assignment in gb.assignments:
+            for notebook in assignment.notebooks:
+                cells = []
+                for grade_cell in notebook.grade_cells:
+                    source = gb.find_source_cell(grade_cell.name, notebook.name, assignment.name)
+                    cells.append(
+                        {
+                            "grade_id": grade_cell.name,
+                            "max_score": float(grade_cell.max_score),
+                            "source": source.source,
+                            "checksum": source.checksum,
+                            "locked": source.locked,
+                        }
+                    )
+                result[notebook.name] = cells
+        return result
+
+
+# ---------------------------------------------------------------- reading submissions
+def load_submitted_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
+    """Read a submitted notebook; (None, why) when it cannot be graded."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return None, f"{path.name} is not UTF-8 text"
+    except json.JSONDecodeError as error:
+        return None, f"{path.name} is not valid JSON (line {error.lineno}): the file is damaged"
+    if not isinstance(raw, dict) or ("cells" not in raw and "worksheets" not in raw):
+        return None, f"{path.name} is JSON but not a notebook"
+    try:
+        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as error:  # nbformat raises several kinds
+        return None, f"{path.name} could not be read as a notebook: {error}"
+    if raw.get("nbformat", 4) < 4:
+        notebook.metadata["grader_note"] = f"converted from nbformat {raw.get('nbformat')}"
+    return notebook, None
+
+
+def tampering(notebook: nbformat.NotebookNode, expected_cells: list[dict]) -> list[str]:
+    """Describe test cells the student deleted, edited, re-labelled or moved."""
+    from nbgrader.utils import compute_checksum
+
+    found = {}
+    order = []
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if grade_id:
+            found.setdefault(grade_id, (cell, meta))
+            order.append(grade_id)
+    problems = []
+    for expected in expected_cells:
+        grade_id = expected["grade_id"]
+        if grade_id not in found:
+            problems.append(f"test cell {grade_id} was deleted or lost its metadata (restored)")
+            continue
+        cell, meta = found[grade_id]
+        if cell.get("source", "") != expected["source"].replace("\r\n", "\n") and not _same_visible(
+            cell, expected
+        ):
+            problems.append(f"test cell {grade_id} was edited (restored)")
+        if float(meta.get("points", -1)) != expected["max_score"] or not meta.get("locked", False):
+            problems.append(f"test cell {grade_id} had its points or lock changed (restored)")
+        if meta.get("checksum") and meta.get("checksum") != compute_checksum(cell):
+            pass  # checksum mismatch is reported through the source comparison above
+    expected_order = [c["grade_id"] for c in expected_cells if c["grade_id"] in found]
+    seen_order = [g for g in order if g in {c["grade_id"] for c in expected_cells}]
+    if seen_order != expected_order:
+        problems.append("test cells were reordered")
+    return problems
+
+
+def _same_visible(cell: nbformat.NotebookNode, expected: dict) -> bool:
+    """The student's copy lacks hidden tests: compare with the hidden region removed."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    probe = nbformat.v4.new_code_cell(expected["source"])
+    ClearHiddenTests()._remove_hidden_test_region(probe)
+    return cell.get("source", "").strip() == probe.source.strip()
+
+
+# ---------------------------------------------------------------- running nbgrader
+def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, ipc_dir: Path) -> str:
+    """Run nbgrader's autograde for this unit; returns its log."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        LimitOutput,
+        SaveAutoGrades,
+    )
+
+    from .execute import GuardedExecute, NormaliseGradeOutputs
+
+    config = nbgrader_config(course_root, f"sqlite:///{db_path}")
+    config.CourseDirectory.assignment_id = spec.assignment
+    config.CourseDirectory.student_id = spec.student_id
+    config.Autograde.create_student = True
+    config.Autograde.autograde_preprocessors = [
+        GuardedExecute,
+        NormaliseGradeOutputs,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
+    config.OverwriteCells.add_missing_cells = True
+    config.GuardedExecute.notebook_timeout = spec.timeout_s
+    config.GuardedExecute.scratch_dir = str(scratch)
+    config.GuardedExecute.kernel_manager_class = SandboxedKernelManager
+    config.GuardedExecute.startup_timeout = 120
+    config.GuardedExecute.extra_arguments = ["--HistoryManager.enabled=False"]
+    config.SandboxedKernelManager.scratch_dir = str(scratch)
+    config.SandboxedKernelManager.ipc_dir = str(ipc_dir)
+    config.SandboxedKernelManager.transport = "ipc"
+    config.SandboxedKernelManager.ip = str(ipc_dir / "k")
+    config.SandboxedKernelManager.connection_file = str(ipc_dir / "kernel.json")
+    config.SandboxedKernelManager.memory_bytes = spec.memory_bytes
+    config.SandboxedKernelManager.threads = spec.threads
+    config.SandboxedKernelManager.use_sandbox = spec.sandbox
+    config.LimitOutput.max_lines = 500
+    config.LimitOutput.max_traceback = 60
+
+    coursedir = CourseDirectory(config=config)
+    converter = Autograde(coursedir=coursedir, config=config)
+    log_path = course_root / "autograde.log"
+    handler = logging.FileHandler(log_path)
+    converter.log.addHandler(handler)
+    converter.log.propagate = False
+    try:
+        converter.start()
+    except Exception as error:  # nbgrader's failure for this notebook, kept for the report
+        converter.log.error("autograde failed: %s", error)
+    finally:
+        handler.close()
+    return log_path.read_text(errors="replace")
+
+
+def _cell_errors(autograded: Path) -> dict[str, str]:
+    """grade_id -> 'Ename: message' of each failing test cell (no traceback: it shows test code)."""
+    if not autograded.exists():
+        return {}
+    notebook = nbformat.read(autograded, as_version=4)
+    errors = {}
+    for cell in notebook.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if not grade_id or cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                message = str(out.get("evalue", "")).strip().splitlines()
+                first = message[0][:500] if message else ""
+                errors[grade_id] = f"{out.get('ename', 'Error')}: {first}".rstrip(": ")
+                break
+    return errors
+
+
+def _read_grades(db_path: Path, spec: UnitSpec, notebook_name: str) -> dict[str, tuple[float, float]]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{db_path}", COURSE_ID) as gb:
+        try:
+            submission = gb.find_submission_notebook(notebook_name, spec.assignment, spec.student_id)
+        except MissingEntry:
+            return {}
+        return {
+            grade.name: (float(grade.score or 0.0), float(grade.max_score))
+            for grade in submission.grades
+            if grade.cell_type == "code" or grade.auto_score is not None
+        }
+
+
+# ---------------------------------------------------------------- the unit
+def grade_unit(spec: UnitSpec) -> dict:
+    """Grade one unit and write its result JSON; returns the result."""
+    started = time.time()
+    work = Path(spec.work_dir)
+    if work.exists():
+        shutil.rmtree(work)
+    course_root = work / "course"
+    submitted = course_root / "submitted" / spec.student_id / spec.assignment
+    submitted.mkdir(parents=True)
+    (course_root / "source" / spec.assignment).mkdir(parents=True)
+    scratch = work / "scratch"
+    scratch.mkdir()
+    db_path = work / "gradebook.db"
+    shutil.copyfile(spec.template_db, db_path)
+    expected = template_notebooks(spec.template_db)
+
+    notebooks: dict[str, NotebookResult] = {}
+    to_grade = []
+    submission_dir = Path(spec.submission_dir)
+    for name, cells in sorted(expected.items()):
+        max_score = sum(c["max_score"] for c in cells)
+        path = submission_dir / f"{name}.ipynb"
+        if not path.is_file():
+            notebooks[name] = NotebookResult(name, "missing", 0.0, max_score, problems=[f"{name}.ipynb was not submitted"])
+            continue
+        notebook, why = load_submitted_notebook(path)
+        if notebook is None:
+            notebooks[name] = NotebookResult(name, "invalid", 0.0, max_score, problems=[why])
+            continue
+        problems = tampering(notebook, cells)
+        if "grader_note" in notebook.metadata:
+            problems.append(notebook.metadata.pop("grader_note"))
+        nbformat.write(notebook, submitted / f"{name}.ipynb")
+        notebooks[name] = NotebookResult(name, "graded", 0.0, max_score, problems=problems)
+        to_grade.append(name)
+    extra = sorted(
+        p.name for p in submission_dir.iterdir() if p.suffix == ".ipynb" and p.stem not in expected
+    ) if submission_dir.is_dir() else []
+    extra_problems = [f"unexpected notebook {n} ignored (renamed?)" for n in extra]
+
+    log = ""
+    if to_grade:
+        problem = sandbox_problem() if spec.sandbox else "disabled by --no-sandbox"
+        if problem and spec.sandbox:
+            print(f"WARNING: sandbox unavailable ({problem}); grading WITHOUT isolation", file=sys.stderr)
+            spec.sandbox = False
+        ipc_dir = Path(tempfile.mkdtemp(prefix="cnnk-"))
+        try:
+            log = _autograde(spec, course_root, db_path, scratch, ipc_dir)
+        finally:
+            shutil.rmtree(ipc_dir, ignore_errors=True)
+
+    for name in to_grade:
+        result = notebooks[name]
+        grades = _read_grades(db_path, spec, name)
+        errors = _cell_errors(course_root / "autograded" / spec.student_id / spec.assignment / f"{name}.ipynb")
+        if not grades:
+            result.status = "failed"
+            result.problems.append("nbgrader could not grade this notebook: " + _last_error(log))
+        for cell in expected[name]:
+            score, max_score = grades.get(cell["grade_id"], (0.0, cell["max_score"]))
+            error = errors.get(cell["grade_id"]) if score < max_score else None
+            if score < max_score and error is None:
+                error = "not graded"
+            result.cells.append(
+                {"grade_id": cell["grade_id"], "score": score, "max_score": max_score, "error": error}
+            )
+        result.score = sum(c["score"] for c in result.cells)
+        stops = {e.split(":", 1)[0] for e in errors.values()}
+        if "KernelDied" in stops:
+            result.problems.append("the kernel died: cells after the crash were not run")
+        if "NotRun" in stops or "CellTimeoutError" in stops:
+            result.problems.append(f"time limit of {spec.timeout_s} s reached: remaining cells not run")
+    for name, result in notebooks.items():
+        if result.status != "graded" or not result.cells:
+            result.cells = result.cells or [
+                {"grade_id": c["grade_id"], "score": 0.0, "max_score": c["max_score"], "error": result.problems[0]}
+                for c in expected[name]
+            ]
+
+    record = {
+        "version": RESULT_VERSION,
+        "assignment": spec.assignment,
+        "student_id": spec.student_id,
+        "input_digest": spec.input_digest,
+        "sandboxed": spec.sandbox,
+        "seconds": round(time.time() - started, 2),
+        "problems": extra_problems,
+        "notebooks": [asdict(n) for n in notebooks.values()],
+    }
+    autograded_dir = course_root / "autograded" / spec.student_id / spec.assignment
+    keep = Path(spec.result_path).with_suffix("")
+    if autograded_dir.is_dir():
+        if keep.exists():
+            shutil.rmtree(keep)
+        shutil.copytree(autograded_dir, keep)
+    write_json_atomic(Path(spec.result_path), record)
+    shutil.rmtree(work, ignore_errors=True)
+    return record
+
+
+def _last_error(log: str) -> str:
+    lines = [line for line in log.splitlines() if "rror" in line]
+    return lines[-1][-300:] if lines else "see the grading log"
+
+
+def submission_digest(submission_dir: Path, assignment_digest: str) -> str:
+    """Digest of a unit's inputs: the submitted files and the assignment's source."""
+    import hashlib
+
+    digest = hashlib.sha256(assignment_digest.encode())
+    if submission_dir.is_dir():
+        for path in sorted(submission_dir.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                digest.update(str(path.relative_to(submission_dir)).encode())
+                digest.update(file_digest(path).encode())
+    return digest.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 1:
+        print("usage: python -m autograder.unit SPEC.json", file=sys.stderr)
+        return 2
+    spec = UnitSpec(**json.loads(Path(args[0]).read_text()))
+    os.environ.pop("NBGRADER_EXECUTION", None)
+    grade_unit(spec)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
