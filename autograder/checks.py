@@ -194,9 +194,6 @@ def assert_tensor(
     if _type(expected) is _Tensor:
         device = expected.device if device is None else device
         dtype = expected.dtype if dtype is None else dtype
-        expected_np = tensor_to_numpy(expected)
-    else:
-        expected_np = _np_array(expected, dtype=_float64)
     if device is not None and _torch.device(device).type != actual.device.type:
         raise _AssertionError(
             f"{name}: the result is on {actual.device}, but the inputs were on {device}. "
@@ -206,6 +203,14 @@ def assert_tensor(
         raise _AssertionError(
             f"{name}: expected dtype {dtype}, got {actual.dtype}. Keep the input's dtype."
         )
+    if actual.device.type == "meta":  # meta tensors carry shapes only
+        if _type(expected) is _Tensor and _tuple(actual.shape) != _tuple(expected.shape):
+            raise _AssertionError(f"{name}: expected shape {_tuple(expected.shape)}, got {_tuple(actual.shape)}.")
+        return
+    if _type(expected) is _Tensor:
+        expected_np = tensor_to_numpy(expected)
+    else:
+        expected_np = _np_array(expected, dtype=_float64)
     actual_np = tensor_to_numpy(actual)
     hint_arrays = {m: (tensor_to_numpy(v) if _type(v) is _Tensor else v) for m, v in (hints or {}).items()}
     rtol, atol = _tolerances(_str(actual.dtype).replace("torch.", ""), rtol, atol)
@@ -290,3 +295,57 @@ def relative_error(x: _np.ndarray, y: _np.ndarray) -> float:
     x, y = _to_float64(x), _to_float64(y)
     denominator = _np.maximum(1e-8, _add(_abs(x), _abs(y)))
     return _float(_ndarray_max(_abs(_subtract(x, y)) / denominator)) if x.size else 0.0
+
+
+# ---------------------------------------------------------------- restoring what students patch
+def _trusted_targets() -> list[tuple[object, str]]:
+    """(owner, attribute) pairs that comparisons in tests rely on."""
+    import numpy.testing as np_testing
+
+    targets: list[tuple[object, str]] = [
+        (_np, name) for name in ("allclose", "isclose", "array_equal", "array_equiv", "all", "any", "abs", "asarray", "array")
+    ]
+    targets += [
+        (np_testing, name)
+        for name in (
+            "assert_allclose", "assert_array_equal", "assert_equal", "assert_almost_equal",
+            "assert_array_almost_equal", "assert_array_less", "assert_raises",
+        )
+    ]
+    targets += [(_math, "isclose")]
+    targets += [
+        (_builtins, name)
+        for name in (
+            "isinstance", "type", "abs", "len", "all", "any", "float", "int", "round", "sum", "max", "min",
+            "print", "AssertionError", "ValueError", "Exception", "BaseException", "repr", "str", "bool",
+        )
+    ]
+    if _torch is not None:
+        import torch.testing as torch_testing
+
+        targets += [(_torch, name) for name in ("allclose", "isclose", "equal", "eq", "all", "abs")]
+        targets += [(torch_testing, "assert_close")]
+        targets += [
+            (_torch.Tensor, name)
+            for name in ("__eq__", "__ne__", "allclose", "equal", "all", "abs", "item", "tolist", "numpy", "cpu", "to")
+        ]
+    return targets
+
+
+_ORIGINALS = [(owner, name, owner.__dict__.get(name, getattr(owner, name, None))) for owner, name in _trusted_targets()]
+_setattr = _builtins.setattr
+
+
+def restore_trusted() -> None:
+    """Put back every function above as it was when this module was imported.
+
+    The grader runs this silently before each test cell, so a student's
+    ``np.allclose = lambda *a, **k: True`` cannot pass a visible or hidden test.
+    """
+    for owner, name, original in _ORIGINALS:
+        if original is None:
+            continue
+        try:
+            _setattr(owner, name, original)
+        except (AttributeError, TypeError):  # read-only attribute: nothing to restore
+            pass

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
+RESTORE_TRUSTED = "import autograder.checks as _autograder_checks; _autograder_checks.restore_trusted(); del _autograder_checks"
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
 TIME_LIMIT = "NotebookTimeLimit"
@@ -57,12 +58,24 @@ class GuardedExecute(Execute):
             return cell, resources
         self._cell_chars = 0
         try:
+            if utils.is_grade(cell) and not utils.is_solution(cell):
+                self._restore_trusted(index)
             return super().preprocess_cell(cell, resources, index)
+        except CellTimeoutError:
+            reason = f"the notebook ran out of its {self.notebook_timeout} s time limit (cell {index} never finished)"
+            self._stopped = (TIME_LIMIT, reason)
+            cell.outputs.append(_error_output(TIME_LIMIT, reason))
+            return cell, resources
         except DeadKernelError:
             reason = f"the kernel died (crash, os._exit or out of memory) in cell {index}"
             self._stopped = (KERNEL_DIED, reason)
             cell.outputs.append(_error_output(KERNEL_DIED, reason))
             return cell, resources
+
+    def _restore_trusted(self, index: int) -> None:
+        """Silently undo a student's monkeypatching of comparison functions before a test cell."""
+        probe = NotebookNode(cell_type="code", source=RESTORE_TRUSTED, metadata={}, outputs=[], execution_count=None)
+        self.execute_cell(probe, index, store_history=False)
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int):
         """Drop output beyond ``max_output_chars`` per cell, noting it once."""

@@ -140,6 +140,16 @@ class SandboxedKernelManager(AsyncKernelManager):
             readonly_paths=list(self.readonly_paths),
         )
 
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt by message: a signal would reach bubblewrap, not the kernel inside."""
+        if not self.use_sandbox:
+            await super()._async_interrupt_kernel()
+            return
+        self._connect_control_socket()
+        self.session.send(self._control_socket, self.session.msg("interrupt_request", content={}))
+
+    interrupt_kernel = _async_interrupt_kernel
+
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: object) -> None:
         scratch, ipc = Path(self.scratch_dir), Path(self.ipc_dir)
         limits = self._limits()

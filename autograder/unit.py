@@ -11,6 +11,7 @@ Run as ``python -m autograder.unit SPEC.json``.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from pathlib import Path
 import nbformat
 
 from .course import COURSE_ID, file_digest, nbgrader_config
+from .execute import KERNEL_DIED, TIME_LIMIT
 from .io import write_json_atomic
 from .sandbox import SandboxedKernelManager, sandbox_problem
 
@@ -84,6 +86,18 @@ def template_notebooks(template_db: str) -> dict[str, list[dict]]:
         return result
 
 
+def template_cell_ids(template_db: str) -> dict[str, set[str]]:
+    """Notebook name -> grade_ids of every cell nbgrader recorded (solution, test, locked)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{template_db}", COURSE_ID) as gb:
+        return {
+            notebook.name: {cell.name for cell in notebook.source_cells}
+            for assignment in gb.assignments
+            for notebook in assignment.notebooks
+        }
+
+
 # ---------------------------------------------------------------- reading submissions
 def load_submitted_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
     """Read a submitted notebook; (None, why) when it cannot be graded."""
@@ -135,6 +149,27 @@ def tampering(notebook: nbformat.NotebookNode, expected_cells: list[dict]) -> li
     seen_order = [g for g in order if g in {c["grade_id"] for c in expected_cells}]
     if seen_order != expected_order:
         problems.append("test cells were reordered")
+    return problems
+
+
+def strip_unknown_nbgrader_metadata(notebook: nbformat.NotebookNode, known: set[str]) -> list[str]:
+    """Drop nbgrader metadata nbgrader itself would crash on or misread.
+
+    A cell whose ``metadata.nbgrader`` is not a dict, lacks a grade_id, or names a cell
+    the assignment does not have becomes a plain cell; nbgrader then restores the real
+    test cells from the gradebook.
+    """
+    problems = []
+    for cell in notebook.cells:
+        metadata = cell.get("metadata", {})
+        if "nbgrader" not in metadata:
+            continue
+        meta = metadata["nbgrader"]
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not isinstance(grade_id, str) or grade_id not in known:
+            del metadata["nbgrader"]
+            if isinstance(grade_id, str):
+                problems.append(f"cell {grade_id!r} is not part of the assignment: treated as a plain cell")
     return problems
 
 
@@ -194,36 +229,43 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
 
     coursedir = CourseDirectory(config=config)
     converter = Autograde(coursedir=coursedir, config=config)
-    log_path = course_root / "autograde.log"
-    handler = logging.FileHandler(log_path)
-    converter.log.addHandler(handler)
+    captured = io.StringIO()
+    formatter = logging.Formatter("[nbgrader %(levelname)s] %(message)s")
+    handlers = [logging.StreamHandler(captured), logging.StreamHandler(sys.stderr)]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        converter.log.addHandler(handler)
     converter.log.propagate = False
     try:
         converter.start()
     except Exception as error:  # nbgrader's failure for this notebook, kept for the report
         converter.log.error("autograde failed: %s", error)
     finally:
-        handler.close()
-    return log_path.read_text(errors="replace")
+        for handler in handlers:
+            converter.log.removeHandler(handler)
+    return captured.getvalue()
 
 
-def _cell_errors(autograded: Path) -> dict[str, str]:
-    """grade_id -> 'Ename: message' of each failing test cell (no traceback: it shows test code)."""
+def _cell_errors(autograded: Path) -> tuple[dict[str, str], set[str]]:
+    """grade_id -> 'Ename: message' of each failing test cell (no traceback: it shows test
+    code), and the error names seen anywhere in the notebook."""
     if not autograded.exists():
-        return {}
+        return {}, set()
     notebook = nbformat.read(autograded, as_version=4)
-    errors = {}
+    errors, names = {}, set()
     for cell in notebook.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if not grade_id or cell.cell_type != "code":
+        if cell.cell_type != "code":
             continue
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         for out in cell.get("outputs", []):
-            if out.output_type == "error":
+            if out.output_type != "error":
+                continue
+            names.add(str(out.get("ename", "")))
+            if grade_id and grade_id not in errors:
                 message = str(out.get("evalue", "")).strip().splitlines()
                 first = message[0][:500] if message else ""
                 errors[grade_id] = f"{out.get('ename', 'Error')}: {first}".rstrip(": ")
-                break
-    return errors
+    return errors, names
 
 
 def _read_grades(db_path: Path, spec: UnitSpec, notebook_name: str) -> dict[str, tuple[float, float]]:
@@ -257,6 +299,7 @@ def grade_unit(spec: UnitSpec) -> dict:
     db_path = work / "gradebook.db"
     shutil.copyfile(spec.template_db, db_path)
     expected = template_notebooks(spec.template_db)
+    known_ids = template_cell_ids(spec.template_db)
 
     notebooks: dict[str, NotebookResult] = {}
     to_grade = []
@@ -272,6 +315,7 @@ def grade_unit(spec: UnitSpec) -> dict:
             notebooks[name] = NotebookResult(name, "invalid", 0.0, max_score, problems=[why])
             continue
         problems = tampering(notebook, cells)
+        problems += strip_unknown_nbgrader_metadata(notebook, known_ids[name])
         if "grader_note" in notebook.metadata:
             problems.append(notebook.metadata.pop("grader_note"))
         nbformat.write(notebook, submitted / f"{name}.ipynb")
@@ -297,7 +341,7 @@ def grade_unit(spec: UnitSpec) -> dict:
     for name in to_grade:
         result = notebooks[name]
         grades = _read_grades(db_path, spec, name)
-        errors = _cell_errors(course_root / "autograded" / spec.student_id / spec.assignment / f"{name}.ipynb")
+        errors, error_names = _cell_errors(course_root / "autograded" / spec.student_id / spec.assignment / f"{name}.ipynb")
         if not grades:
             result.status = "failed"
             result.problems.append("nbgrader could not grade this notebook: " + _last_error(log))
@@ -310,10 +354,9 @@ def grade_unit(spec: UnitSpec) -> dict:
                 {"grade_id": cell["grade_id"], "score": score, "max_score": max_score, "error": error}
             )
         result.score = sum(c["score"] for c in result.cells)
-        stops = {e.split(":", 1)[0] for e in errors.values()}
-        if "KernelDied" in stops:
+        if KERNEL_DIED in error_names:
             result.problems.append("the kernel died: cells after the crash were not run")
-        if "NotRun" in stops or "CellTimeoutError" in stops:
+        elif error_names & {TIME_LIMIT, "CellTimeoutError"}:
             result.problems.append(f"time limit of {spec.timeout_s} s reached: remaining cells not run")
     for name, result in notebooks.items():
         if result.status != "graded" or not result.cells:

@@ -1,0 +1,46 @@
+# The two commands of README.md:  make book  and  make test.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: env system-deps book test release lint clean
+
+# System packages: bubblewrap (the grader's sandbox) and Chromium (browser tests).
+system-deps:
+	@if ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap chromium >/dev/null; \
+	  else \
+	    echo "WARNING: install bubblewrap and chromium (e.g. sudo apt-get install bubblewrap chromium)"; \
+	  fi; \
+	fi
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+env: system-deps $(STAMP)
+
+# Build the website into _build/html (chapters execute; results are cached).
+book: env
+	$(BIN)/jupyter-book build . --keep-going -n -W
+
+# The whole test suite (it builds the book too when _build/html is missing or stale).
+test: env
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -ra
+
+# Regenerate every student version in exercises/ from solutions/.
+release: env
+	$(BIN)/python -m autograder release
+
+lint: env
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf _build
