@@ -93,6 +93,19 @@ def test_cell_metadata_follows_the_conventions():
                 assert meta.get("points", 0) > 0
 
 
+def test_every_test_cell_rechecks_with_trusted_helpers():
+    """A faked visible pass (rigged __eq__, patched np.allclose) must gain nothing."""
+    for path in SOLUTIONS.glob("*/*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution"):
+                hidden = "\n".join(HIDDEN_REGION.findall(cell.source))
+                assert "autograder.checks" in hidden or "_checks" in hidden, (
+                    f"{path.name}: test cell {meta['grade_id']} has no hidden re-check with autograder.checks"
+                )
+
+
 def test_nbgrader_validator_agrees(student_versions):
     """nbgrader's own Validator: the reference passes, the student version fails."""
     from nbgrader.validator import Validator
