@@ -458,14 +458,11 @@ CORRECT = {
         "conv2d_fast": _FAST_MATMUL,
         "conv2d_backward_torch": _TORCH_GRAD,
     },
-    "float64-accumulating": {
+    "windows": {  # float64 accumulation, sliding_window_view, one wide product, torch.func.vjp
         "conv2d_backward": _BACKWARD_FLOAT64,
         "im2col": _IM2COL_STRIDED,
         "conv2d_fast": _FAST_FLOAT64,
         "conv2d_backward_torch": _TORCH_VJP,
-    },
-    "offset-slices": {
-        "im2col": _IM2COL_OFFSETS,
     },
 }
 
