@@ -21,9 +21,9 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
-from test_book import built_site, toc_files  # noqa: F401
 
 from conftest import ROOT
+from test_book import built_site, toc_files  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
