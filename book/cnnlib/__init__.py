@@ -29,10 +29,7 @@ def device() -> "torch.device":  # noqa: F821 - torch is imported lazily
 
 def setup(seed: int = 0) -> None:
     """Run at the top of every chapter: figure style, seeds, print options."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # inside a kernel the inline backend shows the figures
 
     plt.rcParams.update(
         {
