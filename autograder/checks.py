@@ -336,12 +336,24 @@ _ORIGINALS = [(owner, name, owner.__dict__.get(name, getattr(owner, name, None))
 _setattr = _builtins.setattr
 
 
+def exact_float32() -> None:
+    """Turn TF32 off: on CUDA, float32 convolutions and matmuls would otherwise round
+    to 10-bit mantissas and miss the tolerances of float32 comparisons."""
+    if _torch is not None:
+        _torch.backends.cudnn.allow_tf32 = False
+        _torch.backends.cuda.matmul.allow_tf32 = False
+
+
+exact_float32()
+
+
 def restore_trusted() -> None:
     """Put back every function above as it was when this module was imported.
 
     The grader runs this silently before each test cell, so a student's
     ``np.allclose = lambda *a, **k: True`` cannot pass a visible or hidden test.
     """
+    exact_float32()
     for owner, name, original in _ORIGINALS:
         if original is None:
             continue
