@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-__all__ = ["setup", "device", "seed_everything"]
+__all__ = ["device", "seed_everything", "setup"]
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -20,7 +20,7 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
-def device() -> "torch.device":  # noqa: F821 - torch is imported lazily
+def device() -> torch.device:  # noqa: F821 - torch is imported lazily
     """CUDA when present, else CPU: the one device choice every chapter uses."""
     import torch
 

@@ -41,3 +41,70 @@ def sample_image(name: str = "camera") -> np.ndarray:
     if image.ndim == 3:
         image = rgb2gray(image[..., :3])
     return img_as_float(image)
+
+
+SHAPE_CLASSES = ("background", "square", "disc", "triangle")
+
+
+def _shape_mask(kind: str, side: int) -> np.ndarray:
+    """Boolean ``side x side`` footprint of a filled square, disc or upward triangle."""
+    yy, xx = np.mgrid[0:side, 0:side] + 0.5
+    if kind == "square":
+        return np.ones((side, side), dtype=bool)
+    if kind == "disc":
+        return (yy - side / 2) ** 2 + (xx - side / 2) ** 2 <= (side / 2) ** 2
+    return np.abs(xx - side / 2) <= yy / 2  # apex at the top, base along the bottom row
+
+
+def shapes_scene(
+    rng: np.random.Generator,
+    size: int | tuple[int, int] = 64,
+    n_objects: int = 3,
+    sides: tuple[int, int] = (10, 22),
+    noise: float = 0.05,
+) -> dict[str, np.ndarray]:
+    """A grey image with non-overlapping filled squares, discs and triangles.
+
+    Returns ``image`` (H, W) float32 in about [0, 1], ``mask`` (H, W) int64 with the class
+    of every pixel (0 background, then :data:`SHAPE_CLASSES`), ``boxes`` (M, 4) float64 as
+    ``(x1, y1, x2, y2)`` in pixels (x2, y2 exclusive) and ``labels`` (M,) int64 (1-3).
+    Objects are placed by rejection sampling with a 2-pixel gap, so M may be below
+    ``n_objects`` on a crowded canvas.
+    """
+    height, width = (size, size) if isinstance(size, int) else size
+    image = np.zeros((height, width), dtype=np.float32)
+    mask = np.zeros((height, width), dtype=np.int64)
+    occupied = np.zeros((height, width), dtype=bool)
+    boxes, labels = [], []
+    for _ in range(n_objects):
+        for _attempt in range(50):
+            side = int(rng.integers(sides[0], sides[1] + 1))
+            y, x = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+            if not occupied[max(0, y - 2) : y + side + 2, max(0, x - 2) : x + side + 2].any():
+                break
+        else:
+            continue
+        label = int(rng.integers(1, len(SHAPE_CLASSES)))
+        footprint = _shape_mask(SHAPE_CLASSES[label], side)
+        region = (slice(y, y + side), slice(x, x + side))
+        image[region][footprint] = rng.uniform(0.5, 1.0)
+        mask[region][footprint] = label
+        occupied[region] = True
+        boxes.append((x, y, x + side, y + side))
+        labels.append(label)
+    image += noise * rng.standard_normal(image.shape).astype(np.float32)
+    return {
+        "image": image,
+        "mask": mask,
+        "boxes": np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        "labels": np.asarray(labels, dtype=np.int64),
+    }
+
+
+def shapes_dataset(
+    n: int, size: int = 32, seed: int = 0, n_objects: int = 3, sides: tuple[int, int] = (6, 14)
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` scenes of :func:`shapes_scene` as images ``(n, 1, size, size)`` and masks ``(n, size, size)``."""
+    rng = np.random.default_rng(seed)
+    scenes = [shapes_scene(rng, size, n_objects, sides) for _ in range(n)]
+    return np.stack([s["image"] for s in scenes])[:, None], np.stack([s["mask"] for s in scenes])
