@@ -17,15 +17,20 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 
 
 def secret_snippets(min_chars: int = 30) -> list[tuple[str, str]]:
-    """(where, line) for each distinctive line of reference solutions and hidden tests."""
+    """(notebook, line) for each distinctive line of reference solutions and hidden tests
+    that students do not see anyway (hidden re-checks repeat visible inputs: not secret)."""
     snippets = []
     for path in sorted(SOLUTIONS.glob("*/*.ipynb")):
         nb = nbformat.read(path, as_version=4)
+        public = set()
+        for cell in nb.cells:
+            visible = HIDDEN_REGION.sub("", SOLUTION_REGION.sub("", cell.source))
+            public.update(line.strip() for line in visible.splitlines())
         for cell in nb.cells:
             for region in SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source):
                 for line in region.splitlines():
                     line = line.strip()
-                    if len(line) >= min_chars and not line.startswith("#"):
+                    if len(line) >= min_chars and not line.startswith("#") and line not in public:
                         snippets.append((path.name, line))
     return snippets
 
