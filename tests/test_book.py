@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from test_release import MARKERS, secret_snippets
+from test_release import assert_no_secrets, secret_snippets
 
 pytestmark = pytest.mark.slow
 HTML = ROOT / "_build" / "html"
@@ -82,8 +82,4 @@ def test_no_solution_or_hidden_test_on_the_website(built_site):
     for page in built_site.rglob("*"):
         if page.suffix not in (".html", ".ipynb", ".txt", ".js", ".md", ".py") or not page.is_file():
             continue
-        text = page.read_text(errors="replace")
-        for marker in MARKERS:
-            assert marker not in text, f"{page.relative_to(built_site)} contains {marker!r}"
-        leaked = [line for _, line in snippets if line in text]
-        assert not leaked, f"{page.relative_to(built_site)} shows reference code: {leaked[:3]}"
+        assert_no_secrets(page.read_text(errors="replace"), str(page.relative_to(built_site)), snippets)

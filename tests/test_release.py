@@ -35,6 +35,14 @@ def secret_snippets(min_chars: int = 30) -> list[tuple[str, str]]:
     return snippets
 
 
+def assert_no_secrets(text: str, where: str, snippets: list[tuple[str, str]]) -> None:
+    """Fail when ``text`` carries an nbgrader marker or a line of reference code."""
+    for marker in MARKERS:
+        assert marker not in text, f"{where} contains {marker!r}"
+    leaked = [line for _, line in snippets if line in text]
+    assert not leaked, f"{where} shows reference code: {leaked[:3]}"
+
+
 def _canonical(path: Path) -> dict:
     return json.loads(path.read_text())
 
@@ -64,11 +72,7 @@ def test_no_solution_or_hidden_test_in_exercises():
     for path in EXERCISES.rglob("*"):
         if not path.is_file():
             continue
-        text = path.read_text(errors="replace")
-        for marker in MARKERS:
-            assert marker not in text, f"{path.relative_to(ROOT)} contains {marker!r}"
-        leaked = [line for _, line in snippets if line in text]
-        assert not leaked, f"{path.relative_to(ROOT)} contains reference code: {leaked[:3]}"
+        assert_no_secrets(path.read_text(errors="replace"), str(path.relative_to(ROOT)), snippets)
 
 
 def test_every_graded_name_is_listed_in_the_catalogue():
