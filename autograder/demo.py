@@ -80,7 +80,8 @@ def run_demo(out: Path | None = None, jobs: int = 2) -> int:
     make_samples(assignment, submissions, root / "release" / assignment / f"{assignment}.ipynb")
     print(f"Demo: grading 4 sample students on {assignment} (the hostile one runs until the 60 s limit)\n")
     code = cli_main(
-        ["grade", str(submissions), "--out", str(results), "--jobs", str(jobs), "--timeout", "60", "--quiet"]
+        ["grade", str(submissions), "--out", str(results), "--assignment", assignment,
+         "--jobs", str(jobs), "--timeout", "60", "--quiet"]
     )
     if code == 0:
         cli_main(["report", str(results)])
