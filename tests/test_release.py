@@ -19,27 +19,33 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 def secret_snippets(min_chars: int = 30) -> list[tuple[str, str]]:
     """(notebook, line) for each distinctive line of reference solutions and hidden tests
     that students do not see anyway (hidden re-checks repeat visible inputs: not secret)."""
-    snippets = []
-    for path in sorted(SOLUTIONS.glob("*/*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        public = set()
+    notebooks = {path.name: nbformat.read(path, as_version=4) for path in sorted(SOLUTIONS.glob("*/*.ipynb"))}
+    public = set()  # lines any student version shows: not secret, whichever notebook they come from
+    for nb in notebooks.values():
         for cell in nb.cells:
             visible = HIDDEN_REGION.sub("", SOLUTION_REGION.sub("", cell.source))
             public.update(line.strip() for line in visible.splitlines())
+    snippets = []
+    for name, nb in notebooks.items():
         for cell in nb.cells:
             for region in SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source):
                 for line in region.splitlines():
                     line = line.strip()
                     if len(line) >= min_chars and not line.startswith("#") and line not in public:
-                        snippets.append((path.name, line))
+                        snippets.append((name, line))
     return snippets
+
+
+def _whole_line(line: str) -> re.Pattern:
+    """``line`` as a whole line of code, in plain text, HTML or a notebook's JSON strings."""
+    return re.compile(r'(?:^|["\n>]|\\n)[ \t]*' + re.escape(line) + r'[ \t]*(?:\\n|["<\n]|$)', re.M)
 
 
 def assert_no_secrets(text: str, where: str, snippets: list[tuple[str, str]]) -> None:
     """Fail when ``text`` carries an nbgrader marker or a line of reference code."""
     for marker in MARKERS:
         assert marker not in text, f"{where} contains {marker!r}"
-    leaked = [line for _, line in snippets if line in text]
+    leaked = [line for _, line in snippets if line in text and _whole_line(line).search(text)]
     assert not leaked, f"{where} shows reference code: {leaked[:3]}"
 
 
