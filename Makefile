@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Tools of the environment (jupyter-book, alembic for nbgrader) come first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: env system-deps book test release lint clean
 
