@@ -59,6 +59,17 @@ def write_grades_csv(out: Path, records: list[dict]) -> Path:
     return path
 
 
+def read_grade_totals(out: Path) -> dict[tuple[str, str], tuple[float, float]]:
+    """(student_id, assignment) -> (score, max_score) summed over notebooks, from ``OUT/grades.csv``."""
+    totals: dict[tuple[str, str], tuple[float, float]] = {}
+    with open(out / "grades.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            key = (row["student_id"], row["assignment"])
+            score, max_score = totals.get(key, (0.0, 0.0))
+            totals[key] = (score + float(row["score"]), max_score + float(row["max_score"]))
+    return totals
+
+
 def cell_rows(records: list[dict]) -> list[dict]:
     rows = []
     for record in records:

@@ -9,7 +9,6 @@ folder afterwards, so that the timed runs grade and nothing else, and resume not
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import subprocess
@@ -19,6 +18,8 @@ import time
 from pathlib import Path
 
 import nbformat
+
+from autograder.outputs import read_grade_totals
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -61,13 +62,7 @@ def run_grade(submissions: Path, out: Path, jobs: int, assignments: list[str]) -
 
 def scores(out: Path) -> dict[tuple[str, str], tuple[float, float]]:
     """(student, assignment) -> (score, max_score) from ``OUT/grades.csv``."""
-    totals: dict[tuple[str, str], tuple[float, float]] = {}
-    with open(out / "grades.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            key = (row["student_id"], row["assignment"])
-            score, max_score = totals.get(key, (0.0, 0.0))
-            totals[key] = (score + float(row["score"]), max_score + float(row["max_score"]))
-    return totals
+    return read_grade_totals(out)
 
 
 def short_of_full_marks(out: Path, students: list[str], assignments: list[str]) -> list[str]:

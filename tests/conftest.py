@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -38,13 +37,9 @@ def run_grader(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
 
 def read_grades(out: Path) -> dict[tuple[str, str], tuple[float, float]]:
     """(student_id, assignment) -> (score, max_score), summed over notebooks."""
-    grades: dict[tuple[str, str], tuple[float, float]] = {}
-    with open(out / "grades.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            key = (row["student_id"], row["assignment"])
-            score, max_score = grades.get(key, (0.0, 0.0))
-            grades[key] = (score + float(row["score"]), max_score + float(row["max_score"]))
-    return grades
+    from autograder.outputs import read_grade_totals
+
+    return read_grade_totals(out)
 
 
 def read_results(out: Path) -> list[dict]:
