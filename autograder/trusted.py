@@ -1,0 +1,824 @@
+"""The trusted side of the grading boundary: test cells run here, student code never.
+
+The grader runs each test cell's code (taken from the template gradebook, never from
+the submission) in a namespace of its own, in the grading process. There, every name
+the student defines is a *proxy*:
+
+- a function becomes ``RemoteFunction``: calling it sends the arguments to the
+  student's kernel as data and decodes the result (``wire.py``); tensors that need
+  gradients go through ``_RemoteCall``, an autograd function whose backward pass asks
+  the kernel for the gradients of the same call, so ``out.backward()`` and
+  ``torch.autograd.grad`` work unchanged;
+- a class becomes a mirror class: constructing it builds the module in the kernel and
+  a mirror here, a real ``nn.Module`` tree with the student's submodule types (torch.nn
+  layers stay torch.nn layers), attributes, parameters and buffers by value. Its
+  forward runs in the kernel; parameters, buffers and train/eval flags are exchanged
+  before and after each call, so loading weights, ``.double()``, ``.to(device)``,
+  optimiser steps and forward hooks on submodules behave as on the real module;
+- a value is fetched by value.
+
+Inputs that the student's code changed in place are changed here too, so tests that
+check inputs are left alone keep working. Nothing the kernel says is a verdict: it
+only supplies values, and every comparison runs here.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import socket
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .wire import WireError, check_depth, recv_frame, send_frame
+
+try:
+    import torch
+    from torch import nn
+except ImportError:  # pragma: no cover - depends on the environment
+    torch = None
+    nn = None
+
+MAX_REPLY_BYTES = 2 * 1024**3
+TORCH_DTYPES = frozenset(
+    "float16 bfloat16 float32 float64 complex64 complex128 int8 int16 int32 int64 uint8 bool".split()
+)
+
+
+# ---------------------------------------------------------------- errors
+class StudentError(Exception):
+    """An exception raised by the student's code, rebuilt here from its description."""
+
+    student_traceback = ""
+    student_type = "Exception"
+
+
+class KernelUnavailable(Exception):
+    """The student's kernel could not be reached (it died, hung or broke the connection)."""
+
+
+class NotebookTimeLimit(Exception):
+    """The notebook's time budget ran out while waiting for the student's code."""
+
+
+_ERROR_CLASSES: dict[str, type] = {}
+
+
+def student_error(description: dict) -> StudentError:
+    """The exception to raise here for the student's exception: same builtin type where
+    there is one (so ``except ValueError`` in a test still works), never their class."""
+    name = str(description.get("type", "Exception"))[:100]
+    builtin = getattr(builtins, name, None) if description.get("builtin") else None
+    if not (isinstance(builtin, type) and issubclass(builtin, Exception)) or builtin is StopIteration:
+        builtin = None
+    key = builtin.__name__ if builtin else ""
+    if key not in _ERROR_CLASSES:
+        bases = (builtin, StudentError) if builtin else (StudentError,)
+        _ERROR_CLASSES[key] = type(builtin.__name__ if builtin else "StudentError", bases, {})
+    message = str(description.get("message", ""))
+    error = _ERROR_CLASSES[key](message if builtin else f"{name}: {message}")
+    error.student_traceback = str(description.get("traceback", ""))
+    error.student_type = name
+    return error
+
+
+# ---------------------------------------------------------------- fingerprints and state
+def fingerprint(tensor: object) -> tuple:
+    if tensor is None:
+        return (None,)
+    ptr = 0 if tensor.device.type == "meta" else tensor.data_ptr()
+    return (id(tensor), tensor._version, ptr, str(tensor.dtype), str(tensor.device), tuple(tensor.shape),
+            tensor.requires_grad)
+
+
+def module_state(module: object) -> dict:
+    state = dict(module.named_parameters())
+    state.update(dict(module.named_buffers()))
+    return state
+
+
+def apply_state(module: object, values: list) -> None:
+    """Set the mirror's parameters and buffers from the kernel's values, keeping identities."""
+    for name, value in values:
+        if not isinstance(name, str):
+            raise WireError("a state entry has no name")
+        *path, leaf = name.split(".")
+        owner = module
+        for part in path:
+            owner = owner._modules.get(part)
+            if owner is None:
+                raise WireError(f"the student's module has no submodule for {name!r}")
+        if value is not None and not isinstance(value, torch.Tensor):
+            raise WireError(f"state {name!r} is not a tensor")
+        if leaf in owner._parameters:
+            current = owner._parameters[leaf]
+            if value is None or current is None:
+                owner._parameters[leaf] = None if value is None else nn.Parameter(value, value.requires_grad)
+                continue
+            if current.shape == value.shape and current.dtype == value.dtype and current.device == value.device:
+                with torch.no_grad():
+                    current.copy_(value)
+                current.requires_grad_(value.requires_grad)
+            else:  # another device or dtype: a new parameter wherever the old one was used
+                replace_parameter(module, current, nn.Parameter(value.detach(), value.requires_grad))
+        elif leaf in owner._buffers:
+            owner._buffers[leaf] = value
+
+
+def replace_parameter(module: object, old: object, new: object) -> None:
+    for sub in module.modules():
+        for key, value in sub._parameters.items():
+            if value is old:
+                sub._parameters[key] = new
+
+
+def apply_flags(module: object, flags: object) -> None:
+    if not isinstance(flags, list):
+        return
+    modules = dict(module.named_modules())
+    for entry in flags:
+        if isinstance(entry, list) and len(entry) == 2 and entry[0] in modules:
+            modules[entry[0]].training = bool(entry[1])
+
+
+def _torch_nn_only(module: object) -> bool:
+    return all(getattr(nn, type(m).__name__, None) is type(m) for m in module.modules())
+
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _plain(value: object, depth: int = 0) -> bool:
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, (tuple, list)) and depth < 3:
+        return all(_plain(v, depth + 1) for v in value)
+    return False
+
+
+# ---------------------------------------------------------------- encoding (grader -> kernel)
+class Encoder:
+    """Grader values -> data. Remembers each array and tensor it sent (its *slot*)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.arrays: list[np.ndarray] = []
+        self.slots: list[object] = []
+        self.memo: dict[int, int] = {}
+        self.callbacks: dict[int, object] = {}
+        self.nnspecs: dict[int, object] = {}
+
+    def array(self, array: np.ndarray) -> int:
+        self.arrays.append(np.require(array, requirements="C"))
+        return len(self.arrays) - 1
+
+    def tensor(self, tensor: object) -> dict:
+        key = id(tensor)
+        if key in self.memo:
+            return {"$": "ref", "r": self.memo[key]}
+        self.memo[key] = len(self.memo)
+        self.slots.append(tensor)
+        data = tensor.detach()
+        spec = {"$": "tensor", "id": self.memo[key], "dtype": str(data.dtype).replace("torch.", ""),
+                "device": str(data.device), "shape": list(data.shape), "rg": bool(tensor.requires_grad),
+                "param": isinstance(tensor, nn.Parameter), "a": None}
+        if data.device.type != "meta":
+            data = data.cpu()
+            if data.dtype == torch.bfloat16:
+                data = data.float()
+            spec["a"] = self.array(data.resolve_conj().resolve_neg().numpy())
+        return spec
+
+    def encode(self, value: object, depth: int = 0) -> object:
+        check_depth(depth)
+        if value is None or isinstance(value, (bool, str)) or type(value) in (int, float):
+            return value
+        if isinstance(value, (int, float)):  # subclasses, e.g. IntEnum
+            return int(value) if isinstance(value, int) else float(value)
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject or value.dtype.name not in _SENDABLE:
+                raise TypeError(f"an array of dtype {value.dtype} cannot be sent to the student's code")
+            self.slots.append(value)
+            return {"$": "nd", "a": self.array(value)}
+        if isinstance(value, np.generic):
+            return {"$": "np", "a": self.array(np.asarray(value))}
+        if torch is not None and isinstance(value, torch.Tensor):
+            return self.tensor(value)
+        if isinstance(value, complex):
+            return {"$": "complex", "re": value.real, "im": value.imag}
+        if torch is not None and isinstance(value, torch.Size):
+            return {"$": "tuple", "v": [int(v) for v in value]}
+        if isinstance(value, tuple):
+            return {"$": "tuple", "v": [self.encode(v, depth + 1) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v, depth + 1) for v in value]
+        if isinstance(value, dict):
+            keys, values = [], []
+            for k, v in value.items():
+                keys.append(self.encode(k, depth + 1))
+                values.append(self.encode(v, depth + 1))
+            return {"$": "dict", "k": keys, "v": values}
+        if isinstance(value, slice):
+            return {"$": "slice", "v": [self.encode(v, depth + 1) for v in (value.start, value.stop, value.step)]}
+        if value is Ellipsis:
+            return {"$": "ellipsis"}
+        if torch is not None and isinstance(value, torch.dtype):
+            return {"$": "dtype", "v": str(value).replace("torch.", "")}
+        if torch is not None and isinstance(value, torch.device):
+            return {"$": "device", "v": str(value)}
+        if isinstance(value, MirrorModule):
+            return {"$": "module", "h": value._cnn_handle}
+        if isinstance(value, RemoteFunction):
+            return {"$": "obj", "h": value._cnn_handle}
+        if nn is not None and isinstance(value, nn.Module) and _torch_nn_only(value):
+            key = len(self.nnspecs)
+            self.nnspecs[key] = value
+            return {"$": "nnspec", "key": key, "tree": self.nnspec(value, set())}
+        if callable(value):
+            index = len(self.session.callbacks)
+            self.session.callbacks.append(value)
+            return {"$": "cb", "i": index, "name": str(getattr(value, "__name__", "function"))[:100]}
+        raise TypeError(f"a {type(value).__name__} cannot be sent to the student's code")
+
+    def nnspec(self, module: object, seen: set) -> dict:
+        """A torch.nn module by value: class names of torch.nn, plain attributes, tensors."""
+        if id(module) in seen:
+            return {"same": id(module)}
+        seen.add(id(module))
+        attrs = {k: self.encode(v) for k, v in vars(module).items() if k != "training" and _plain(v)}
+        return {
+            "id": id(module), "cls": type(module).__name__, "attrs": attrs, "training": module.training,
+            "params": [[k, None if p is None else self.tensor(p)] for k, p in module._parameters.items()],
+            "buffers": [[k, None if b is None else self.tensor(b)] for k, b in module._buffers.items()],
+            "children": [[k, None if c is None else self.nnspec(c, seen)] for k, c in module._modules.items()],
+        }
+
+
+_SENDABLE = frozenset(
+    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 complex64 complex128".split()
+)
+
+
+# ---------------------------------------------------------------- decoding (kernel -> grader)
+class Decoder:
+    """Data from the kernel -> values here. Strict: anything unexpected is a WireError."""
+
+    def __init__(self, session: Session, arrays: list[np.ndarray]):
+        self.session = session
+        self.arrays = arrays
+        self.refs: dict[int, object] = {}
+        self.tracks_grad: dict[int, bool] = {}  # whether the kernel's tensor required gradients
+
+    def _array(self, index: object) -> np.ndarray:
+        if type(index) is not int or not 0 <= index < len(self.arrays):
+            raise WireError("a value refers to an array that is not in the message")
+        return self.arrays[index]
+
+    def decode(self, value: object, depth: int = 0) -> object:
+        check_depth(depth)
+        if isinstance(value, list):
+            return [self.decode(v, depth + 1) for v in value]
+        if not isinstance(value, dict):
+            if value is None or isinstance(value, (bool, int, float, str)):
+                return value
+            raise WireError("a value of an unknown kind")
+        tag = value.get("$")
+        if tag == "nd":
+            return self._array(value.get("a")).copy()
+        if tag == "np":
+            array = self._array(value.get("a"))
+            if array.ndim != 0:
+                raise WireError("a NumPy scalar is not 0-dimensional")
+            return array.copy()[()]
+        if tag == "tensor":
+            return self.tensor(value)
+        if tag == "ref":
+            if value.get("r") not in self.refs:
+                raise WireError("a value refers to a tensor that was not sent")
+            return self.refs[value["r"]]
+        if tag == "tuple":
+            return tuple(self.decode(v, depth + 1) for v in _list(value.get("v")))
+        if tag == "dict":
+            keys, values = _list(value.get("k")), _list(value.get("v"))
+            if len(keys) != len(values):
+                raise WireError("a dict has as many keys as values")
+            result = {}
+            for k, v in zip(keys, values, strict=True):
+                key = self.decode(k, depth + 1)
+                try:
+                    result[key] = self.decode(v, depth + 1)
+                except TypeError:
+                    raise WireError("a dict key that cannot be hashed") from None
+            return result
+        if tag == "complex":
+            return complex(float(value.get("re", 0.0)), float(value.get("im", 0.0)))
+        if tag == "dtype":
+            return _torch_dtype(value.get("v"))
+        if tag == "device":
+            return _torch_device(value.get("v"))
+        if tag == "module":
+            return self.session.mirror(value.get("h"), value.get("tree"), self)
+        if tag == "obj":
+            return RemoteObject.make(self.session, value)
+        raise WireError(f"a value of unknown kind {tag!r}")
+
+    def tensor(self, spec: dict) -> object:
+        if torch is None:
+            raise WireError("the kernel sent a tensor, but PyTorch is not installed here")
+        dtype, device = _torch_dtype(spec.get("dtype")), _torch_device(spec.get("device"))
+        shape = spec.get("shape")
+        if not (isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape)):
+            raise WireError("a tensor has an invalid shape")
+        if spec.get("a") is None:
+            if device.type != "meta":
+                raise WireError("a tensor without data that is not on the meta device")
+            tensor = torch.empty(shape, dtype=dtype, device="meta")
+        else:
+            array = self._array(spec.get("a"))
+            if list(array.shape) != shape:
+                raise WireError("a tensor's data does not have its shape")
+            tensor = torch.from_numpy(array.copy()).to(dtype=dtype, device=device)
+        if spec.get("param"):
+            tensor = nn.Parameter(tensor, requires_grad=bool(spec.get("rg")) and tensor.is_floating_point())
+        if "grad" in spec:
+            grad = self.decode(spec["grad"])
+            spec_grad = grad if isinstance(grad, torch.Tensor) and grad.shape == tensor.shape else None
+            tensor.grad_from_kernel = spec_grad  # read by write-back only
+        self.refs[spec.get("id")] = tensor
+        self.tracks_grad[id(tensor)] = bool(spec.get("rg"))
+        return tensor
+
+
+def _list(value: object) -> list:
+    if not isinstance(value, list):
+        raise WireError("a list was expected")
+    return value
+
+
+def _torch_dtype(name: object) -> object:
+    if name not in TORCH_DTYPES:
+        raise WireError(f"a tensor dtype that is not allowed: {name!r}")
+    return getattr(torch, name)
+
+
+def _torch_device(name: object) -> object:
+    if not isinstance(name, str) or len(name) > 20:
+        raise WireError("an invalid device")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise WireError(f"an invalid device {name!r}") from None
+    if device.type not in ("cpu", "cuda", "meta"):
+        raise WireError(f"a device that is not allowed: {name!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise WireError("the kernel sent a CUDA tensor, but the grader sees no GPU")
+    return device
+
+
+# ---------------------------------------------------------------- proxies
+class RemoteObject:
+    """An object that lives in the student's kernel, known here only by its handle."""
+
+    def __init__(self, session: Session, handle: int, type_name: str):
+        self._cnn_session, self._cnn_handle, self._cnn_type = session, handle, type_name
+
+    @staticmethod
+    def make(session: Session, value: dict) -> RemoteObject:
+        handle, type_name = value.get("h"), str(value.get("type", "object"))[:100]
+        if type(handle) is not int:
+            raise WireError("an object without a handle")
+        if value.get("callable"):
+            return RemoteFunction(session, handle, type_name)
+        return RemoteObject(session, handle, type_name)
+
+    def __repr__(self) -> str:
+        return f"<the student's {self._cnn_type} object>"
+
+
+class RemoteFunction(RemoteObject):
+    """A function of the student's: calling it calls it in the kernel, with data."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return self._cnn_session.call({"h": self._cnn_handle}, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<the student's function {self._cnn_type}>"
+
+
+if nn is not None:
+
+    class MirrorModule(nn.Module):
+        """Base of every mirror: an nn.Module whose forward runs in the student's kernel."""
+
+        def forward(self, *args: object, **kwargs: object) -> object:
+            return self._cnn_session.call_module(self, args, kwargs)
+
+        def extra_repr(self) -> str:
+            return "(the student's module, run in their kernel)"
+
+else:  # pragma: no cover
+    MirrorModule = type("MirrorModule", (), {})
+
+
+def _mirror_new(cls: type, *args: object, **kwargs: object) -> object:
+    """Constructing a mirror class constructs the student's class in the kernel."""
+    return cls._cnn_session.call({"h": cls._cnn_class_handle}, args, kwargs)
+
+
+def _mirror_init(self: object, *args: object, **kwargs: object) -> None:
+    """Mirrors are filled from the kernel's description, not by their arguments."""
+
+
+# ---------------------------------------------------------------- the autograd bridge
+class _RemoteCall(torch.autograd.Function if torch is not None else object):
+    """A call in the kernel as one node of the grader's autograd graph."""
+
+    @staticmethod
+    def forward(ctx: object, call: Call, *tracked: object) -> tuple:
+        call.result = call.run(keep_graph=True)
+        ctx.call = call
+        ctx.set_materialize_grads(False)
+        flat = [*call.output_tensors, torch.zeros(())]  # the last one: a result without tensors
+        dead = [t for t, alive in zip(flat, [*call.output_alive, False], strict=True) if not alive]
+        ctx.mark_non_differentiable(*dead)
+        return tuple(flat)
+
+    @staticmethod
+    def backward(ctx: object, *grads: object) -> tuple:
+        return (None, *ctx.call.backward(grads[:-1]))
+
+
+@dataclass
+class Call:
+    """One request to run a student's function or module, with what came back."""
+
+    session: Session
+    target: dict
+    args: tuple
+    kwargs: dict
+    module: object = None
+    result: object = None
+
+    def tracked_inputs(self) -> list:
+        """Tensors here that need gradients: tensor arguments, then the module's parameters."""
+        tensors = [t for t in _flat_tensors((self.args, self.kwargs)) if t.requires_grad]
+        self.grad_params: list[str] = []
+        if self.module is not None:
+            for name, p in self.module.named_parameters():
+                if p.requires_grad:
+                    self.grad_params.append(name)
+                    tensors.append(p)
+        unique, seen = [], set()
+        for t in tensors:
+            if id(t) not in seen:
+                seen.add(id(t))
+                unique.append(t)
+        return unique
+
+    def run(self, keep_graph: bool = False) -> object:
+        session = self.session
+        encoder = Encoder(session)
+        header = {"op": "call", "target": self.target, "args": encoder.encode(list(self.args)),
+                  "kwargs": encoder.encode(dict(self.kwargs)), "keep_graph": keep_graph,
+                  "grad_params": getattr(self, "grad_params", []), "ambient": self.ambient}
+        root = None
+        if self.module is not None:
+            root = self.module._cnn_root
+            header["sync"] = session.push_state(root, encoder)
+            header["capture"] = _hooked_paths(self.module)
+        reply, arrays = session.request(header, encoder)
+        decoder = Decoder(session, arrays)
+        value = decoder.decode(reply.get("value"))
+        if root is not None:
+            apply_state(root, decoder.decode(reply.get("state", [])))
+            apply_flags(root, reply.get("flags"))
+            session.synced[id(root)] = _fingerprints(root)
+        _write_back(encoder.slots, decoder.decode(reply.get("writeback", [])))
+        for key, state in (reply.get("nnstates") or {}).items():
+            module = encoder.nnspecs.get(int(key))
+            if module is not None and isinstance(state, dict):
+                with torch.no_grad():
+                    _copy_state(module, decoder.decode(state.get("state", [])))
+                apply_flags(module, state.get("flags"))
+        if self.module is not None and reply.get("captures"):
+            _run_hooks(self.module, decoder.decode(reply["captures"]))
+        self.graph = reply.get("graph")
+        self.output_tensors = _flat_tensors(value)
+        self.output_alive = [decoder.tracks_grad.get(id(t), False) for t in self.output_tensors]
+        return value
+
+    def backward(self, grads: tuple) -> list:
+        tracked = self.tracked
+        if self.graph is None:
+            return [None] * len(tracked)
+        encoder = Encoder(self.session)
+        header = {"op": "backward", "graph": self.graph,
+                  "grads": encoder.encode([None if g is None else g.detach() for g in grads])}
+        reply, arrays = self.session.request(header, encoder)
+        got = Decoder(self.session, arrays).decode(reply.get("grads"))
+        if not isinstance(got, list) or len(got) != len(tracked):
+            raise WireError("the kernel sent the wrong number of gradients")
+        result = []
+        for g, t in zip(got, tracked, strict=True):
+            ok = isinstance(g, torch.Tensor) and g.shape == t.shape
+            result.append(g.to(dtype=t.dtype, device=t.device) if ok else None)
+        return result
+
+
+def _ambient() -> dict:
+    if torch is None:
+        return {}
+    device = torch.get_default_device() if hasattr(torch, "get_default_device") else torch.device("cpu")
+    return {"grad": torch.is_grad_enabled(), "device": str(device)}
+
+
+def _flat_tensors(value: object, depth: int = 0) -> list:
+    if torch is None or depth > 8:
+        return []
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _flat_tensors(v, depth + 1)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _flat_tensors(v, depth + 1)]
+    return []
+
+
+def _replace_tensors(value: object, replacements: object, depth: int = 0) -> object:
+    if depth > 8:
+        return value
+    if isinstance(value, torch.Tensor):
+        return next(replacements)
+    if isinstance(value, tuple):
+        return tuple(_replace_tensors(v, replacements, depth + 1) for v in value)
+    if isinstance(value, list):
+        return [_replace_tensors(v, replacements, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace_tensors(v, replacements, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _fingerprints(module: object) -> dict:
+    return {name: fingerprint(t) for name, t in module_state(module).items()}
+
+
+def _hooked_paths(module: object) -> list[str]:
+    return [path for path, m in module.named_modules() if path and m._forward_hooks]
+
+
+def _run_hooks(module: object, captures: object) -> None:
+    """Forward hooks on the mirror's submodules, called with what the kernel recorded."""
+    modules = dict(module.named_modules())
+    for entry in captures if isinstance(captures, list) else []:
+        if not (isinstance(entry, list) and len(entry) == 3 and entry[0] in modules):
+            continue
+        path, inputs, output = entry
+        sub = modules[path]
+        inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+        for hook in list(sub._forward_hooks.values()):
+            hook(sub, inputs, output)
+
+
+def _copy_state(module: object, values: object) -> None:
+    state = module_state(module)
+    for entry in values if isinstance(values, list) else []:
+        if isinstance(entry, list | tuple) and len(entry) == 2 and entry[0] in state:
+            current, value = state[entry[0]], entry[1]
+            if isinstance(value, torch.Tensor) and current is not None and current.shape == value.shape:
+                current.copy_(value.to(dtype=current.dtype, device=current.device))
+
+
+def _write_back(slots: list, changes: object) -> None:
+    """Mirror the student's in-place changes of inputs onto the grader's objects."""
+    for entry in changes if isinstance(changes, list) else []:
+        if not (isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int and 0 <= entry[0] < len(slots)):
+            continue
+        original, new = slots[entry[0]], entry[1]
+        if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
+            if original.shape == new.shape and original.flags.writeable:
+                np.copyto(original, new, casting="unsafe")
+        elif torch is not None and isinstance(original, torch.Tensor) and isinstance(new, torch.Tensor):
+            if original.shape == new.shape and original.device.type != "meta":
+                with torch.no_grad():
+                    original.copy_(new.to(dtype=original.dtype, device=original.device))
+            if original.is_leaf and new.requires_grad != original.requires_grad:
+                original.requires_grad_(new.requires_grad)
+            grad = getattr(new, "grad_from_kernel", None)
+            if grad is not None and original.is_leaf and original.grad is None:
+                original.grad = grad.to(dtype=original.dtype, device=original.device)
+
+
+# ---------------------------------------------------------------- the session
+class Session:
+    """The grader's side of one notebook: the namespace tests run in and the kernel link."""
+
+    def __init__(self, max_reply_bytes: int = MAX_REPLY_BYTES):
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self.sock: socket.socket | None = None
+        self.deadline = float("inf")
+        self.max_reply_bytes = max_reply_bytes
+        self.callbacks: list = []
+        self.classes: dict[int, type] = {}
+        self.mirrors: dict[int, object] = {}
+        self.synced: dict[int, dict] = {}
+        self.student_output = io.StringIO()
+
+    # -- the connection
+    def request(self, header: dict, encoder: Encoder) -> tuple[dict, list]:
+        """Send a request and wait for its reply, answering the kernel's callbacks meanwhile."""
+        if self.sock is None:
+            raise KernelUnavailable("the student's kernel is not connected")
+        self._send(header, encoder.arrays)
+        while True:
+            reply, arrays = self._receive()
+            if reply.get("op") == "callback":
+                self._answer_callback(reply, arrays)
+                continue
+            text = reply.get("stdout")
+            if isinstance(text, str) and text:
+                self.student_output.write(text[-20_000:])
+            if "error" in reply:
+                error = reply["error"] if isinstance(reply["error"], dict) else {}
+                raise student_error(error)
+            return reply, arrays
+
+    def _send(self, header: dict, arrays: list) -> None:
+        try:
+            self.sock.settimeout(max(0.1, self.deadline - time.monotonic()))
+            send_frame(self.sock, header, arrays)
+        except (OSError, WireError) as error:
+            self.sock = None
+            raise KernelUnavailable(f"the student's kernel stopped answering ({error})") from None
+
+    def _receive(self) -> tuple[dict, list]:
+        try:
+            self.sock.settimeout(max(0.1, self.deadline - time.monotonic()))
+            return recv_frame(self.sock, self.max_reply_bytes)
+        except TimeoutError:
+            self.sock = None
+            raise NotebookTimeLimit("the student's code did not finish within the notebook's time limit") from None
+        except (OSError, WireError) as error:
+            self.sock = None
+            raise KernelUnavailable(f"the student's kernel stopped answering ({error})") from None
+
+    def _answer_callback(self, header: dict, arrays: list) -> None:
+        index = header.get("i")
+        function = self.callbacks[index] if type(index) is int and 0 <= index < len(self.callbacks) else None
+        decoder = Decoder(self, arrays)
+        try:
+            if function is None:
+                raise WireError("a callback that does not exist")
+            args = decoder.decode(header.get("args"))
+            kwargs = decoder.decode(header.get("kwargs"))
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise WireError("a callback without arguments")
+            value = function(*args, **{str(k): v for k, v in kwargs.items()})
+            encoder = Encoder(self)
+            self._send({"op": "return", "value": encoder.encode(value)}, encoder.arrays)
+        except (KernelUnavailable, NotebookTimeLimit):
+            raise
+        except Exception as error:
+            self._send({"op": "raise", "message": f"{type(error).__name__}: {error}"[:2000]}, [])
+
+    # -- calls
+    def call(self, target: dict, args: tuple, kwargs: dict, module: object = None) -> object:
+        call = Call(self, target, args, kwargs, module)
+        call.ambient = _ambient()  # before autograd switches gradients off inside _RemoteCall
+        tracked = call.tracked_inputs() if torch is not None and torch.is_grad_enabled() else []
+        call.tracked = tracked
+        if not tracked:
+            return call.run()
+        outputs = _RemoteCall.apply(call, *tracked)
+        return _replace_tensors(call.result, iter(outputs[:-1]))
+
+    def call_module(self, mirror: object, args: tuple, kwargs: dict) -> object:
+        return self.call({"h": mirror._cnn_handle, "path": ""}, args, kwargs, module=mirror)
+
+    def push_state(self, root: object, encoder: Encoder) -> dict:
+        before = self.synced.get(id(root), {})
+        state = module_state(root)
+        buffers = {id(b) for b in root.buffers()}
+        changed = [[name, t] for name, t in state.items() if id(t) in buffers or before.get(name) != fingerprint(t)]
+        flags = [[path, m.training] for path, m in root.named_modules()]
+        self.synced[id(root)] = {name: fingerprint(t) for name, t in state.items()}
+        return {"root": root._cnn_handle, "state": encoder.encode(changed), "flags": flags}
+
+    # -- names
+    def bind_remote_names(self, names: list[str]) -> None:
+        """Ask the kernel what each name is now and bind a proxy for it in the namespace."""
+        if not names:
+            return
+        encoder = Encoder(self)
+        reply, arrays = self.request({"op": "describe", "names": names}, encoder)
+        found = reply.get("found") if isinstance(reply.get("found"), dict) else {}
+        decoder = Decoder(self, arrays)
+        for name in names:
+            info = found.get(name)
+            if not isinstance(info, dict):
+                self.namespace.pop(name, None)
+                continue
+            kind = info.get("kind")
+            if kind == "function" and type(info.get("h")) is int:
+                self.namespace[name] = RemoteFunction(self, info["h"], name)
+            elif kind == "class" and type(info.get("h")) is int and isinstance(info.get("cls"), dict):
+                cls = self.mirror_class(info["cls"])
+                cls._cnn_class_handle = info["h"]
+                self.namespace[name] = cls
+            elif kind == "value":
+                self.namespace[name] = decoder.decode(info.get("value"))
+
+    def mirror_class(self, info: dict) -> type:
+        """The grader's stand-in for one of the student's classes (one per class)."""
+        key = info.get("id")
+        if key in self.classes:
+            return self.classes[key]
+        name = str(info.get("name", "Module"))
+        if not name.isidentifier():
+            name = "StudentModule"
+        base = getattr(nn, str(info.get("base")), None) if info.get("base") else None
+        if not (isinstance(base, type) and issubclass(base, nn.Module)) or base is nn.Module:
+            base = None
+        bases = (MirrorModule, base) if base else (MirrorModule,)
+        cls = type(name, bases, {"__new__": _mirror_new, "__init__": _mirror_init,
+                                 "__module__": "student" if str(info.get("module")) == "__main__" else str(info.get("module"))})
+        cls._cnn_session = self
+        cls._cnn_class_handle = None
+        self.classes[key] = cls
+        return cls
+
+    def mirror(self, handle: object, tree: object, decoder: Decoder) -> object:
+        """The mirror of a module of the student's, built from the kernel's description."""
+        if type(handle) is not int or not isinstance(tree, dict):
+            raise WireError("a module without a handle or description")
+        made: dict[int, object] = {}
+        root = self._build(tree, decoder, made, 0)
+        for node in made.values():
+            node.__dict__["_cnn_root"] = root
+        self.synced[id(root)] = _fingerprints(root)
+        return root
+
+    def _build(self, node: dict, decoder: Decoder, made: dict, depth: int) -> object:
+        check_depth(depth)
+        if not isinstance(node, dict):
+            raise WireError("a module description is not an object")
+        if "same" in node:
+            if node["same"] not in made:
+                raise WireError("a module refers to one that was not described")
+            return made[node["same"]]
+        cls = self.mirror_class(node.get("cls") if isinstance(node.get("cls"), dict) else {})
+        module = object.__new__(cls)
+        nn.Module.__init__(module)
+        module.__dict__.update({"_cnn_session": self, "_cnn_handle": node.get("id")})
+        for key, value in (node.get("attrs") or {}).items():
+            if isinstance(key, str) and key.isidentifier() and not key.startswith("_") and key != "training":
+                module.__dict__[key] = decoder.decode(value)
+        module.training = bool(node.get("training"))
+        for key, spec in _pairs(node.get("params")):
+            value = None if spec is None else decoder.decode(spec)
+            if value is not None and not isinstance(value, nn.Parameter):
+                value = nn.Parameter(value, requires_grad=value.requires_grad)
+            module._parameters[key] = value
+        for key, spec in _pairs(node.get("buffers")):
+            module._buffers[key] = None if spec is None else decoder.decode(spec)
+        for key, child in _pairs(node.get("children")):
+            module._modules[key] = None if child is None else self._build(child, decoder, made, depth + 1)
+        made[node.get("id")] = module
+        return module
+
+    # -- running test code
+    def run(self, source: str, filename: str) -> None:
+        """Run trusted test code in the namespace (stdout goes to the caller's capture)."""
+        code = compile(source, filename, "exec")
+        exec(code, self.namespace)
+
+
+def _pairs(value: object) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise WireError("a module description is malformed")
+    pairs = []
+    for entry in value:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and entry[0].isidentifier()):
+            raise WireError("a module description is malformed")
+        pairs.append(entry)
+    return pairs
+
+
+@contextlib.contextmanager
+def connected(session: Session, sock: socket.socket, deadline: float):
+    """Use ``sock`` for the session's requests until the block ends, then say "end"."""
+    session.sock, session.deadline = sock, deadline
+    try:
+        yield session
+    finally:
+        if session.sock is not None:
+            with contextlib.suppress(OSError, WireError):
+                session.sock.settimeout(2)
+                send_frame(session.sock, {"op": "end"}, [])
+        session.sock = None
+        with contextlib.suppress(OSError):
+            sock.close()
