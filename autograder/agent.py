@@ -34,6 +34,9 @@ try:  # NumPy-only assignments run without torch.
 except ImportError:  # pragma: no cover - depends on the environment
     torch = None
     nn = None
+else:  # TF32 off, as on the grader's side: float32 results are compared at 1e-4
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def _user_namespace() -> dict:

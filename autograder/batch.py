@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .course import SOLUTIONS_DIR, assignment_digest, list_assignments
+from .course import SOLUTIONS_DIR, assignment_digest, list_assignments, source_notebooks
+from .plan import write_plan
 from .io import write_json_atomic
 from .release import generate
 from .submissions import Submission, discover, stage
@@ -56,6 +57,7 @@ def build_templates(options: GradeOptions, assignments: list[str]) -> dict[str, 
             tmp_db.unlink(missing_ok=True)
             with tempfile.TemporaryDirectory(prefix="cnn-template-") as scratch:
                 generate(assignment, Path(scratch), tmp_db, options.solutions_dir)
+            write_plan(source_notebooks(assignment, options.solutions_dir), folder / "plan.json")
             os.replace(tmp_db, db_path)
             stamp.write_text(digest)
         templates[assignment] = db_path

@@ -33,7 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import exact_float32
 from .wire import WireError, check_depth, recv_frame, send_frame
+
+__all__ = ["Session", "connected", "exact_float32", "StudentError", "KernelUnavailable", "NotebookTimeLimit"]
 
 try:
     import torch
@@ -624,7 +627,14 @@ class Session:
         self.classes: dict[int, type] = {}
         self.mirrors: dict[int, object] = {}
         self.synced: dict[int, dict] = {}
+        self.remote_names: set[str] = set()
         self.student_output = io.StringIO()
+
+    def take_student_output(self) -> str:
+        """What the student's code printed during the requests since the last call."""
+        text = self.student_output.getvalue()
+        self.student_output = io.StringIO()
+        return text
 
     # -- the connection
     def request(self, header: dict, encoder: Encoder) -> tuple[dict, list]:
@@ -717,6 +727,7 @@ class Session:
         decoder = Decoder(self, arrays)
         for name in names:
             info = found.get(name)
+            self.remote_names.add(name)
             if not isinstance(info, dict):
                 self.namespace.pop(name, None)
                 continue

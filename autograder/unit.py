@@ -209,6 +209,9 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
     config.OverwriteCells.add_missing_cells = True
     config.GuardedExecute.notebook_timeout = spec.timeout_s
     config.GuardedExecute.scratch_dir = str(scratch)
+    config.GuardedExecute.plan_path = str(Path(spec.template_db).with_name("plan.json"))
+    config.GuardedExecute.ipc_dir = str(ipc_dir)
+    config.GuardedExecute.assignment = spec.assignment
     config.GuardedExecute.kernel_manager_class = SandboxedKernelManager
     config.GuardedExecute.startup_timeout = 120
     config.GuardedExecute.extra_arguments = ["--HistoryManager.enabled=False"]
