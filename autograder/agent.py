@@ -460,11 +460,14 @@ class Agent:
         args = decoder.decode(header["args"])
         kwargs = decoder.decode(header["kwargs"])
         captures, hooks = [], []
-        if module is not None:
-            for path in header.get("capture", []):
-                sub = module.get_submodule(path) if path else module
-                hooks.append(sub.register_forward_hook(
-                    lambda mod, inp, out, path=path: captures.append((path, inp, out))))
+        for key, path in header.get("capture", []):
+            owner = module if key == "self" else decoder.nnspecs.get(int(key))
+            if owner is None:
+                continue
+            sub = owner.get_submodule(path)
+            hooks.append(sub.register_forward_hook(
+                lambda mod, inp, out, key=key, path=path: captures.append(
+                    (key, path, mod.training, torch.is_grad_enabled(), inp, out))))
         ambient = header.get("ambient", {})
         context = contextlib.ExitStack()
         if torch is not None:
@@ -481,13 +484,14 @@ class Agent:
         if header.get("keep_graph"):
             reply["graph"] = self._keep_graph(result, decoder, module, header.get("grad_params", []))
         if captures:
-            reply["captures"] = encoder.encode([[p, i, o] for p, i, o in captures])
+            reply["captures"] = encoder.encode([list(c) for c in captures])
         reply["writeback"] = self._writeback(decoder, encoder)
         if root is not None:
             reply["state"] = encoder.encode(changed_state(root))
             reply["flags"] = module_flags(root)
         reply["nnstates"] = {
-            str(key): {"state": encoder.encode(list(module_state(m).items())), "flags": module_flags(m)}
+            str(key): {"state": [[name, encoder.tensor(t, with_grad=True)] for name, t in module_state(m).items()],
+                       "flags": module_flags(m)}
             for key, m in decoder.nnspecs.items()
         }
         return reply

@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .course import SOLUTIONS_DIR, assignment_digest, list_assignments, source_notebooks
-from .plan import write_plan
 from .io import write_json_atomic
+from .plan import write_plan
 from .release import generate
+from .sandbox import sandbox_problem
 from .submissions import Submission, discover, stage
 from .unit import RESULT_VERSION, UnitSpec, submission_digest, template_notebooks
 
@@ -173,8 +174,26 @@ def _progress(done: int, total: int, label: str, started: float, quiet: bool) ->
         print(file=sys.stderr)
 
 
+class SandboxUnavailable(Exception):
+    """Grading refuses to run student code without its sandbox unless told to."""
+
+
+def require_sandbox(options: GradeOptions) -> None:
+    """Refuse to grade when the sandbox cannot be set up, unless --unsafe-no-sandbox."""
+    if not options.sandbox:
+        return
+    problem = sandbox_problem()
+    if problem:
+        raise SandboxUnavailable(
+            f"the sandbox for student code cannot be set up here: {problem}. Grading refuses to run "
+            "student code without it; fix that, or pass --unsafe-no-sandbox to grade without isolation "
+            "(student code can then read and change anything this user can)."
+        )
+
+
 def grade_all(submissions: Path, options: GradeOptions) -> tuple[list[dict], list[str]]:
     """Grade every unit found under ``submissions``; returns the records and problems."""
+    require_sandbox(options)
     options.out.mkdir(parents=True, exist_ok=True)
     available = list_assignments(options.solutions_dir)
     wanted = options.assignments or available

@@ -32,7 +32,7 @@ def _write_everything(out: Path, records: list[dict], problems: list[str], templ
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from .batch import GradeOptions, build_templates, grade_all
+    from .batch import GradeOptions, SandboxUnavailable, build_templates, grade_all
     from .submissions import SubmissionError
 
     options = GradeOptions(
@@ -42,7 +42,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         memory_gb=args.memory,
         db_url=args.db,
-        sandbox=not args.no_sandbox,
+        sandbox=not args.unsafe_no_sandbox,
         quiet=args.quiet,
         solutions_dir=Path(args.solutions) if args.solutions else SOLUTIONS_DIR,
     )
@@ -53,7 +53,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         return 2
     try:
         records, problems = grade_all(submissions, options)
-    except (SubmissionError, ValueError) as error:
+    except (SubmissionError, ValueError, SandboxUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     assignments = sorted({r["assignment"] for r in records})
@@ -136,7 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="wall-time limit per notebook, seconds")
     grade.add_argument("--memory", type=float, default=DEFAULT_MEMORY_GB, help="memory limit per notebook, GiB")
     grade.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: sqlite file OUT/gradebook.db)")
-    grade.add_argument("--no-sandbox", action="store_true", help="run student code without bubblewrap (unsafe)")
+    grade.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run student code WITHOUT the sandbox: it can read and write whatever this user can (never for real grades)",
+    )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.add_argument("--solutions", help="source notebooks folder (default: solutions/ of this course)")
     grade.set_defaults(func=_cmd_grade)

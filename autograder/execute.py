@@ -68,12 +68,21 @@ class GuardedExecute(Execute):
         self._forbidden = self._forbidden_uses(nb)
         self._listener: socket.socket | None = None  # made once the kernel (and its folders) exist
         try:
-            return super().preprocess(nb, resources, km)
+            nb, resources = super().preprocess(nb, resources, km)
+            return nb, resources
         finally:
+            self._note_limits(nb)
             if self._listener is not None:
                 self._listener.close()
                 with contextlib.suppress(OSError):
                     os.unlink(self._socket_path)
+
+    def _note_limits(self, nb: NotebookNode) -> None:
+        """Record the sandbox's limits that the kernel hit (memory, processes) for problems.txt."""
+        limits_hit = getattr(self.km, "limits_hit", None)
+        notes = list(limits_hit()) if callable(limits_hit) else []
+        if notes:
+            nb.metadata.setdefault("grader", {})["limits_hit"] = notes
 
     def _forbidden_uses(self, nb: NotebookNode) -> dict[str, list[str]]:
         """Graded name -> what forbidden library its code uses (decided here, from the source)."""

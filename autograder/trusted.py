@@ -36,7 +36,7 @@ import numpy as np
 from .checks import exact_float32
 from .wire import WireError, check_depth, recv_frame, send_frame
 
-__all__ = ["Session", "connected", "exact_float32", "StudentError", "KernelUnavailable", "NotebookTimeLimit"]
+__all__ = ["KernelUnavailable", "NotebookTimeLimit", "Session", "StudentError", "connected", "exact_float32"]
 
 try:
     import torch
@@ -491,7 +491,10 @@ class Call:
         if self.module is not None:
             root = self.module._cnn_root
             header["sync"] = session.push_state(root, encoder)
-            header["capture"] = _hooked_paths(self.module)
+            header["capture"] = [["self", path] for path in _hooked_paths(self.module) if path]
+        header["capture"] = header.get("capture", []) + [
+            [str(key), path] for key, sent in encoder.nnspecs.items() for path in _hooked_paths(sent)
+        ]
         reply, arrays = session.request(header, encoder)
         decoder = Decoder(session, arrays)
         value = decoder.decode(reply.get("value"))
@@ -506,8 +509,9 @@ class Call:
                 with torch.no_grad():
                     _copy_state(module, decoder.decode(state.get("state", [])))
                 apply_flags(module, state.get("flags"))
-        if self.module is not None and reply.get("captures"):
-            _run_hooks(self.module, decoder.decode(reply["captures"]))
+        if reply.get("captures"):
+            owners = {"self": self.module, **{str(k): m for k, m in encoder.nnspecs.items()}}
+            _run_hooks(owners, decoder.decode(reply["captures"]))
         self.graph = reply.get("graph")
         self.output_tensors = _flat_tensors(value)
         self.output_alive = [decoder.tracks_grad.get(id(t), False) for t in self.output_tensors]
@@ -569,20 +573,29 @@ def _fingerprints(module: object) -> dict:
 
 
 def _hooked_paths(module: object) -> list[str]:
-    return [path for path, m in module.named_modules() if path and m._forward_hooks]
+    return [path for path, m in module.named_modules() if m._forward_hooks]
 
 
-def _run_hooks(module: object, captures: object) -> None:
-    """Forward hooks on the mirror's submodules, called with what the kernel recorded."""
-    modules = dict(module.named_modules())
+def _run_hooks(owners: dict, captures: object) -> None:
+    """Forward hooks of modules that ran in the kernel, called with what the kernel recorded,
+    in the mode (train/eval, gradients on/off) the module ran in there."""
     for entry in captures if isinstance(captures, list) else []:
-        if not (isinstance(entry, list) and len(entry) == 3 and entry[0] in modules):
+        if not (isinstance(entry, list) and len(entry) == 6 and owners.get(entry[0]) is not None):
             continue
-        path, inputs, output = entry
+        key, path, training, grad, inputs, output = entry
+        modules = dict(owners[key].named_modules())
+        if path not in modules:
+            continue
         sub = modules[path]
         inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-        for hook in list(sub._forward_hooks.values()):
-            hook(sub, inputs, output)
+        was = sub.training
+        sub.training = bool(training)
+        try:
+            with torch.set_grad_enabled(bool(grad)):
+                for hook in list(sub._forward_hooks.values()):
+                    hook(sub, inputs, output)
+        finally:
+            sub.training = was
 
 
 def _copy_state(module: object, values: object) -> None:
@@ -592,6 +605,9 @@ def _copy_state(module: object, values: object) -> None:
             current, value = state[entry[0]], entry[1]
             if isinstance(value, torch.Tensor) and current is not None and current.shape == value.shape:
                 current.copy_(value.to(dtype=current.dtype, device=current.device))
+                grad = getattr(value, "grad_from_kernel", None)
+                if isinstance(current, nn.Parameter):
+                    current.grad = None if grad is None else grad.to(dtype=current.dtype, device=current.device)
 
 
 def _write_back(slots: list, changes: object) -> None:

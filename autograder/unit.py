@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from .course import COURSE_ID, file_digest, nbgrader_config
-from .execute import KERNEL_DIED, TIME_LIMIT
+from .execute import FORBIDDEN, KERNEL_DIED, TIME_LIMIT
 from .io import write_json_atomic
 from .sandbox import SandboxedKernelManager, sandbox_problem
 
@@ -245,26 +245,50 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
     return captured.getvalue()
 
 
-def _cell_errors(autograded: Path) -> tuple[dict[str, str], set[str]]:
-    """grade_id -> 'Ename: message' of each failing test cell (no traceback: it shows test
-    code), and the error names seen anywhere in the notebook."""
+_EVENTS = {KERNEL_DIED, TIME_LIMIT, "CellTimeoutError", FORBIDDEN}
+
+
+def _cell_errors(autograded: Path) -> tuple[dict[str, str], list[tuple[str, str, str]], list[str]]:
+    """grade_id -> 'Ename: message' of each failing test cell (no traceback); the events
+    the instructor must hear of, as (cell, ename, message); and the sandbox's own notes."""
     if not autograded.exists():
-        return {}, set()
+        return {}, [], []
     notebook = nbformat.read(autograded, as_version=4)
-    errors, names = {}, set()
-    for cell in notebook.cells:
+    errors, events = {}, []
+    for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         for out in cell.get("outputs", []):
             if out.output_type != "error":
                 continue
-            names.add(str(out.get("ename", "")))
+            ename, evalue = str(out.get("ename", "")), str(out.get("evalue", "")).strip()
+            if ename in _EVENTS:
+                events.append((grade_id or f"cell {index}", ename, evalue))
             if grade_id and grade_id not in errors:
-                message = str(out.get("evalue", "")).strip().splitlines()
+                message = evalue.splitlines()
                 first = message[0][:500] if message else ""
                 errors[grade_id] = f"{out.get('ename', 'Error')}: {first}".rstrip(": ")
-    return errors, names
+    notes = notebook.metadata.get("grader", {}).get("limits_hit", [])
+    return errors, events, [str(n) for n in notes if isinstance(n, str)]
+
+
+def _event_problems(events: list[tuple[str, str, str]], timeout_s: int) -> list[str]:
+    """problems.txt lines: forbidden libraries (once per function), the first time limit
+    and the first dead kernel, each with the cell where it happened."""
+    problems, seen = [], set()
+    for cell, ename, message in events:
+        if ename == FORBIDDEN:
+            if message not in seen:
+                seen.add(message)
+                problems.append(f"forbidden library in {cell}: {message}")
+        elif ename in (TIME_LIMIT, "CellTimeoutError") and "time" not in seen:
+            seen.add("time")
+            problems.append(f"time limit of {timeout_s} s reached in {cell}: that cell and the ones after it score 0")
+        elif ename == KERNEL_DIED and "died" not in seen:
+            seen.add("died")
+            problems.append(f"the kernel died in {cell} ({message}): later cells were not run")
+    return problems
 
 
 def _read_grades(db_path: Path, spec: UnitSpec, notebook_name: str) -> dict[str, tuple[float, float]]:
@@ -327,10 +351,9 @@ def grade_unit(spec: UnitSpec) -> dict:
 
     log = ""
     if to_grade:
-        problem = sandbox_problem() if spec.sandbox else "disabled by --no-sandbox"
-        if problem and spec.sandbox:
-            print(f"WARNING: sandbox unavailable ({problem}); grading WITHOUT isolation", file=sys.stderr)
-            spec.sandbox = False
+        problem = sandbox_problem() if spec.sandbox else None
+        if problem:  # the batch checks first; a unit run on its own must not fall back either
+            raise RuntimeError(f"the sandbox cannot be set up: {problem} (use --unsafe-no-sandbox to grade without it)")
         ipc_dir = Path(tempfile.mkdtemp(prefix="cnnk-"))
         try:
             log = _autograde(spec, course_root, db_path, scratch, ipc_dir)
@@ -340,7 +363,7 @@ def grade_unit(spec: UnitSpec) -> dict:
     for name in to_grade:
         result = notebooks[name]
         grades = _read_grades(db_path, spec, name)
-        errors, error_names = _cell_errors(course_root / "autograded" / spec.student_id / spec.assignment / f"{name}.ipynb")
+        errors, events, notes = _cell_errors(course_root / "autograded" / spec.student_id / spec.assignment / f"{name}.ipynb")
         if not grades:
             result.status = "failed"
             result.problems.append("nbgrader could not grade this notebook: " + _last_error(log))
@@ -353,10 +376,7 @@ def grade_unit(spec: UnitSpec) -> dict:
                 {"grade_id": cell["grade_id"], "score": score, "max_score": max_score, "error": error}
             )
         result.score = sum(c["score"] for c in result.cells)
-        if KERNEL_DIED in error_names:
-            result.problems.append("the kernel died: cells after the crash were not run")
-        elif error_names & {TIME_LIMIT, "CellTimeoutError"}:
-            result.problems.append(f"time limit of {spec.timeout_s} s reached: remaining cells not run")
+        result.problems += _event_problems(events, spec.timeout_s) + notes
     for name, result in notebooks.items():
         if result.status != "graded" or not result.cells:
             result.cells = result.cells or [
