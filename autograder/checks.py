@@ -1,13 +1,11 @@
-"""Trusted comparison helpers for hidden tests.
+"""Comparison helpers for test cells, with messages written for the student.
 
-Hidden tests run in the student's kernel, after the student's code. A submission can
-replace ``numpy.allclose``, ``numpy.testing.*``, ``math.isclose``, ``torch.allclose``,
-builtins such as ``isinstance``, or return an object whose ``==`` is always true. This
-module is imported by the grader's kernel *before* any student cell runs, and keeps its
-own references to everything it trusts: NumPy ufuncs (C objects), unbound tensor methods
-and builtins, captured at import time. Every check demands the exact result type
-(``np.ndarray`` or ``torch.Tensor``, never a subclass), so an object with a rigged
-``__eq__`` fails before any value is compared.
+Test cells run on the grader's side of the boundary (``trusted.py``), never in the
+student's kernel: the values compared here came from the kernel as data and were
+rebuilt as plain ``np.ndarray`` and ``torch.Tensor`` objects, so student code cannot
+reach these functions or what they compare. The same helpers work in a plain notebook
+(the instructor's source notebooks run them directly). Every check demands the exact
+result type (``np.ndarray`` or ``torch.Tensor``, never a subclass).
 
 Hidden tests use it as::
 
@@ -297,45 +295,6 @@ def relative_error(x: _np.ndarray, y: _np.ndarray) -> float:
     return _float(_ndarray_max(_abs(_subtract(x, y)) / denominator)) if x.size else 0.0
 
 
-# ---------------------------------------------------------------- restoring what students patch
-def _trusted_targets() -> list[tuple[object, str]]:
-    """(owner, attribute) pairs that comparisons in tests rely on."""
-    import numpy.testing as np_testing
-
-    targets: list[tuple[object, str]] = [
-        (_np, name) for name in ("allclose", "isclose", "array_equal", "array_equiv", "all", "any", "abs", "asarray", "array")
-    ]
-    targets += [
-        (np_testing, name)
-        for name in (
-            "assert_allclose", "assert_array_equal", "assert_equal", "assert_almost_equal",
-            "assert_array_almost_equal", "assert_array_less", "assert_raises",
-        )
-    ]
-    targets += [(_math, "isclose")]
-    targets += [
-        (_builtins, name)
-        for name in (
-            "isinstance", "type", "abs", "len", "all", "any", "float", "int", "round", "sum", "max", "min",
-            "print", "AssertionError", "ValueError", "Exception", "BaseException", "repr", "str", "bool",
-        )
-    ]
-    if _torch is not None:
-        import torch.testing as torch_testing
-
-        targets += [(_torch, name) for name in ("allclose", "isclose", "equal", "eq", "all", "abs")]
-        targets += [(torch_testing, "assert_close")]
-        targets += [
-            (_torch.Tensor, name)
-            for name in ("__eq__", "__ne__", "allclose", "equal", "all", "abs", "item", "tolist", "numpy", "cpu", "to")
-        ]
-    return targets
-
-
-_ORIGINALS = [(owner, name, owner.__dict__.get(name, getattr(owner, name, None))) for owner, name in _trusted_targets()]
-_setattr = _builtins.setattr
-
-
 def exact_float32() -> None:
     """Turn TF32 off: on CUDA, float32 convolutions and matmuls would otherwise round
     to 10-bit mantissas and miss the tolerances of float32 comparisons."""
@@ -345,19 +304,3 @@ def exact_float32() -> None:
 
 
 exact_float32()
-
-
-def restore_trusted() -> None:
-    """Put back every function above as it was when this module was imported.
-
-    The grader runs this silently before each test cell, so a student's
-    ``np.allclose = lambda *a, **k: True`` cannot pass a visible or hidden test.
-    """
-    exact_float32()
-    for owner, name, original in _ORIGINALS:
-        if original is None:
-            continue
-        try:
-            _setattr(owner, name, original)
-        except (AttributeError, TypeError):  # read-only attribute: nothing to restore
-            pass

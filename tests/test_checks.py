@@ -52,19 +52,6 @@ def test_checks_survive_monkeypatched_comparisons(monkeypatch):
         checks.assert_tensor(torch.zeros(3), torch.ones(3), name="t")
 
 
-def test_restore_trusted_undoes_patches():
-    original = np.allclose
-    try:
-        np.allclose = lambda *a, **k: True
-        torch.Tensor.__eq__ = lambda self, other: True
-        checks.restore_trusted()
-        assert np.allclose is original
-        assert not bool((torch.zeros(2) == torch.ones(2)).any())
-    finally:
-        np.allclose = original
-        checks.restore_trusted()
-
-
 def test_assert_tensor_checks_device_and_dtype():
     with pytest.raises(AssertionError, match="dtype"):
         checks.assert_tensor(torch.zeros(2, dtype=torch.float32), torch.zeros(2, dtype=torch.float64), name="t")
