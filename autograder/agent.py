@@ -156,6 +156,24 @@ class Encoder:
         self.arrays: list[np.ndarray] = []
         self.memo: dict[int, int] = {}
         self.keep: list[object] = []
+        self.inputs: list[tuple[int, object]] = []  # (slot, input) that results may alias
+
+    def alias(self, value: object) -> dict | None:
+        """A result that is an input, or a view of one: say which, so the grader keeps the link."""
+        for slot, original in self.inputs:
+            if value is original:
+                return {"$": "slot", "i": slot}
+            if isinstance(value, np.ndarray) and isinstance(original, np.ndarray):
+                if value.dtype == original.dtype and np.shares_memory(value, original):
+                    offset = value.__array_interface__["data"][0] - original.__array_interface__["data"][0]
+                    return {"$": "view", "i": slot, "offset": int(offset), "shape": list(value.shape),
+                            "strides": list(value.strides)}
+            elif _is_tensor(value) and _is_tensor(original) and value.device.type != "meta":
+                if (value.dtype == original.dtype and value.device == original.device
+                        and value.untyped_storage().data_ptr() == original.untyped_storage().data_ptr()):
+                    return {"$": "view", "i": slot, "offset": int(value.storage_offset() - original.storage_offset()),
+                            "shape": list(value.shape), "strides": list(value.stride())}
+        return None
 
     def array(self, array: np.ndarray) -> int:
         self.arrays.append(np.require(array, requirements="C"))
@@ -186,6 +204,10 @@ class Encoder:
             return value
         if isinstance(value, (int, float)) and type(value) in (int, float):
             return value
+        if self.inputs and (isinstance(value, np.ndarray) or _is_tensor(value)):
+            link = self.alias(value)
+            if link is not None:
+                return link
         if isinstance(value, np.ndarray):
             if value.dtype.name not in _ARRAY_OK:
                 return self.handle(value)
@@ -480,7 +502,10 @@ class Agent:
         finally:
             for hook in hooks:
                 hook.remove()
+        if not header.get("keep_graph"):  # results that alias inputs keep the link (not through autograd)
+            encoder.inputs = [(k, v) for k, (v, _) in enumerate(decoder.slots) if id(v) not in decoder.in_spec]
         reply: dict = {"value": encoder.encode(result)}
+        encoder.inputs = []
         if header.get("keep_graph"):
             reply["graph"] = self._keep_graph(result, decoder, module, header.get("grad_params", []))
         if captures:

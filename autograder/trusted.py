@@ -269,9 +269,10 @@ _SENDABLE = frozenset(
 class Decoder:
     """Data from the kernel -> values here. Strict: anything unexpected is a WireError."""
 
-    def __init__(self, session: Session, arrays: list[np.ndarray]):
+    def __init__(self, session: Session, arrays: list[np.ndarray], sent: list | None = None):
         self.session = session
         self.arrays = arrays
+        self.sent = sent or []  # what the request sent, by slot: results may be these or views of them
         self.refs: dict[int, object] = {}
         self.tracks_grad: dict[int, bool] = {}  # whether the kernel's tensor required gradients
 
@@ -322,11 +323,41 @@ class Decoder:
             return _torch_dtype(value.get("v"))
         if tag == "device":
             return _torch_device(value.get("v"))
+        if tag == "slot":
+            return self._sent(value.get("i"))
+        if tag == "view":
+            return self.view(value)
         if tag == "module":
             return self.session.mirror(value.get("h"), value.get("tree"), self)
         if tag == "obj":
             return RemoteObject.make(self.session, value)
         raise WireError(f"a value of unknown kind {tag!r}")
+
+    def _sent(self, index: object) -> object:
+        if type(index) is not int or not 0 <= index < len(self.sent):
+            raise WireError("a result refers to an input that was not sent")
+        return self.sent[index]
+
+    def view(self, spec: dict) -> object:
+        """A view of an input, rebuilt on the grader's own object (bounds checked)."""
+        original = self._sent(spec.get("i"))
+        shape, strides, offset = spec.get("shape"), spec.get("strides"), spec.get("offset")
+        if not (isinstance(shape, list) and isinstance(strides, list) and len(shape) == len(strides)
+                and all(type(v) is int for v in [*shape, *strides, offset]) and all(n >= 0 for n in shape)):
+            raise WireError("a view with an invalid layout")
+        is_array = isinstance(original, np.ndarray)
+        unit = original.itemsize if is_array else 1
+        size = original.nbytes if is_array else original.numel()
+        contiguous = original.flags.c_contiguous if is_array else original.is_contiguous()
+        low = offset + sum(min(0, (n - 1) * st) for n, st in zip(shape, strides, strict=True) if n)
+        high = offset + sum(max(0, (n - 1) * st) for n, st in zip(shape, strides, strict=True) if n) + unit
+        if not contiguous or low < 0 or high > size or (is_array and offset % unit):
+            raise WireError("a view that does not lie inside its input")
+        if is_array:
+            return np.ndarray(shape, original.dtype, buffer=original, offset=offset, strides=strides)
+        if original.device.type == "meta":
+            raise WireError("a view of a meta tensor")
+        return original.detach().as_strided(shape, strides, original.storage_offset() + offset)
 
     def tensor(self, spec: dict) -> object:
         if torch is None:
@@ -496,7 +527,7 @@ class Call:
             [str(key), path] for key, sent in encoder.nnspecs.items() for path in _hooked_paths(sent)
         ]
         reply, arrays = session.request(header, encoder)
-        decoder = Decoder(session, arrays)
+        decoder = Decoder(session, arrays, encoder.slots)
         value = decoder.decode(reply.get("value"))
         if root is not None:
             apply_state(root, decoder.decode(reply.get("state", [])))
@@ -617,6 +648,8 @@ def _write_back(slots: list, changes: object) -> None:
             continue
         original, new = slots[entry[0]], entry[1]
         if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
+            if original.shape != new.shape and original.size == new.size and original.flags.c_contiguous:
+                original.shape = new.shape  # the student reshaped the input in place
             if original.shape == new.shape and original.flags.writeable:
                 np.copyto(original, new, casting="unsafe")
         elif torch is not None and isinstance(original, torch.Tensor) and isinstance(new, torch.Tensor):
