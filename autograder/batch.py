@@ -5,12 +5,15 @@ previous run stopped, and collect the results.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -101,39 +104,99 @@ def _missing_result(unit: Submission, template_db: Path, digest: str, why: str) 
     }
 
 
-def _run_unit_process(spec: UnitSpec, log_path: Path) -> str | None:
-    """Run one unit in its own process group; None on success, else why it failed."""
-    spec_path = Path(spec.work_dir + ".spec.json")
-    spec_path.parent.mkdir(parents=True, exist_ok=True)
-    spec_path.write_text(json.dumps(asdict(spec)))
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.unit", str(spec_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=str(Path(__file__).resolve().parent.parent),
-        )
+class Worker:
+    """One ``python -m autograder.worker`` process, reused for unit after unit."""
+
+    def __init__(self, log_path: Path):
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self.buffer = b""
+
+    def _start(self) -> str | None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "autograder.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+                cwd=str(Path(__file__).resolve().parent.parent),
+            )
+        self.buffer = b""
+        reply = self._read_line(time.monotonic() + STARTUP_MARGIN_S)
+        if reply is None or not reply.get("ready"):
+            self.kill()
+            return f"the grading worker did not start; see {self.log_path}"
+        return None
+
+    def _read_line(self, deadline: float) -> dict | None:
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
         try:
-            code = process.wait(timeout=spec.timeout_s + STARTUP_MARGIN_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            return f"grading stopped after {spec.timeout_s + STARTUP_MARGIN_S} s (time limit)"
-        finally:
-            try:  # end anything the unit left behind in its process group
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
+            reply = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    def grade(self, spec: UnitSpec, log_path: Path) -> str | None:
+        """Grade one unit; None on success, else why it failed (the worker is then replaced)."""
+        spec_path = Path(spec.work_dir + ".spec.json")
+        spec_path.parent.mkdir(parents=True, exist_ok=True)
+        spec_path.write_text(json.dumps(asdict(spec)))
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_bytes(b"")
+        if self.process is None or self.process.poll() is not None:
+            failure = self._start()
+            if failure:
+                return failure
+        limit = spec.timeout_s + STARTUP_MARGIN_S
+        try:
+            self.process.stdin.write((json.dumps({"spec": str(spec_path), "log": str(log_path)}) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError:
+            self.kill()
+            return f"the grading worker died; see {self.log_path}"
+        reply = self._read_line(time.monotonic() + limit)
+        spec_path.unlink(missing_ok=True)
+        if reply is None:
+            died = self.process.poll() is not None
+            self.kill()
+            if died:
+                return f"the grader failed on this submission (its worker died); see {log_path}"
+            return f"grading stopped after {limit} s (time limit)"
+        if not reply.get("ok"):
+            return f"the grader failed on this submission ({reply.get('error')}); see {log_path}"
+        return None
+
+    def kill(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
                 pass
-    spec_path.unlink(missing_ok=True)
-    if code != 0:
-        return f"the grader failed on this submission (exit {code}); see {log_path}"
-    return None
+        self.kill()
 
 
-def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOptions) -> dict:
+def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOptions, worker: Worker) -> dict:
     """Grade one unit (in a subprocess) and return its result record."""
     result_path = unit_result_path(options.out, unit.assignment, unit.student_id)
     if not unit.folder.is_dir():
@@ -154,7 +217,7 @@ def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOp
         input_digest=digest,
     )
     log_path = options.out / "logs" / unit.assignment / f"{unit.student_id}.log"
-    failure = _run_unit_process(spec, log_path)
+    failure = worker.grade(spec, log_path)
     if failure is None and _is_current(result_path, digest):
         return json.loads(result_path.read_text())
     record = _missing_result(unit, template_db, digest, failure or "the grader wrote no result")
@@ -218,14 +281,24 @@ def grade_all(submissions: Path, options: GradeOptions) -> tuple[list[dict], lis
     total = len(todo)
     if total:
         _progress(0, total, "", started, options.quiet)
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        futures = {
-            pool.submit(grade_one, unit, templates[unit.assignment], digest, options): unit
-            for unit, digest in todo
-        }
-        for done, future in enumerate(as_completed(futures), start=1):
-            unit = futures[future]
-            records.append(future.result())
-            _progress(done, total, f"{unit.student_id}/{unit.assignment}", started, options.quiet)
+    workers: list[Worker] = []
+    local = threading.local()
+
+    def grade_in_worker(unit: Submission, digest: str) -> dict:
+        if not hasattr(local, "worker"):
+            local.worker = Worker(options.out / "logs" / f"worker-{len(workers)}.log")
+            workers.append(local.worker)
+        return grade_one(unit, templates[unit.assignment], digest, options, local.worker)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+            futures = {pool.submit(grade_in_worker, unit, digest): unit for unit, digest in todo}
+            for done, future in enumerate(as_completed(futures), start=1):
+                unit = futures[future]
+                records.append(future.result())
+                _progress(done, total, f"{unit.student_id}/{unit.assignment}", started, options.quiet)
+    finally:
+        for worker in workers:
+            worker.close()
     records.sort(key=lambda r: (r["student_id"], r["assignment"]))
     return records, problems

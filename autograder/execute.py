@@ -67,6 +67,7 @@ class GuardedExecute(Execute):
         exact_float32()
         self._forbidden = self._forbidden_uses(nb)
         self._listener: socket.socket | None = None  # made once the kernel (and its folders) exist
+        self._kernel_manager = None
         try:
             nb, resources = super().preprocess(nb, resources, km)
             return nb, resources
@@ -77,9 +78,13 @@ class GuardedExecute(Execute):
                 with contextlib.suppress(OSError):
                     os.unlink(self._socket_path)
 
+    async def async_start_new_kernel(self, **kwargs: object) -> None:
+        await super().async_start_new_kernel(**kwargs)
+        self._kernel_manager = self.km  # nbclient forgets it at clean-up; the limits report outlives it
+
     def _note_limits(self, nb: NotebookNode) -> None:
         """Record the sandbox's limits that the kernel hit (memory, processes) for problems.txt."""
-        limits_hit = getattr(self.km, "limits_hit", None)
+        limits_hit = getattr(getattr(self, "_kernel_manager", None), "limits_hit", None)
         notes = list(limits_hit()) if callable(limits_hit) else []
         if notes:
             nb.metadata.setdefault("grader", {})["limits_hit"] = notes

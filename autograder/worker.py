@@ -1,0 +1,80 @@
+"""A grading worker: one process that grades unit after unit.
+
+The trusted side of grading (nbgrader, PyTorch, the test code) lives in this process;
+starting it costs seconds (imports), so each of the ``--jobs`` workers is started once
+and reused. The batch sends one spec path per line on standard input and reads one JSON
+line per unit back; each unit's log (nbgrader's, the kernel's) goes to its own file.
+A worker that hangs past a unit's limit or dies is killed with its process group and
+replaced by the batch (``batch.py``); that loses only the unit in flight.
+
+Run as ``python -m autograder.worker``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+
+def _reset_trusted_state() -> None:
+    """Each unit starts as in a fresh process: seeds, default dtype, gradients on."""
+    import numpy as np
+
+    random.seed(0)
+    np.random.seed(0)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    torch.manual_seed(0)
+    torch.set_default_dtype(torch.float32)
+    torch.set_grad_enabled(True)
+
+
+def _grade_with_log(spec_path: Path, log_path: Path) -> None:
+    """Grade one unit with file descriptors 1 and 2 sent to its log (the kernel's output too)."""
+    from .unit import UnitSpec, grade_unit
+
+    spec = UnitSpec(**json.loads(spec_path.read_text()))
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "ab") as log:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            _reset_trusted_state()
+            grade_unit(spec)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def main() -> int:
+    os.environ.pop("NBGRADER_EXECUTION", None)
+    replies = os.fdopen(os.dup(1), "w", buffering=1)  # the batch reads replies here, not the logs
+    import nbgrader.converters  # noqa: F401  (imported once: the point of a worker)
+
+    from . import trusted  # noqa: F401
+
+    replies.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            _grade_with_log(Path(request["spec"]), Path(request["log"]))
+            replies.write(json.dumps({"ok": True}) + "\n")
+        except Exception as error:  # reported; the batch writes a failed result
+            replies.write(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"[:2000]}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
