@@ -28,15 +28,18 @@ MAX_REQUEST_BYTES = 2 * 1024**3
 MAX_TEXT = 20_000
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
-try:  # NumPy-only assignments run without torch.
-    import torch
-    from torch import nn
-except ImportError:  # pragma: no cover - depends on the environment
-    torch = None
-    nn = None
-else:  # TF32 off, as on the grader's side: float32 results are compared at 1e-4
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+torch = None  # imported when the student's code or the grader's values need it: a
+nn = None  # NumPy-only notebook's kernel never pays for PyTorch
+
+
+def _load_torch() -> None:
+    global torch, nn
+    if torch is None:
+        import torch as _torch
+
+        _torch.backends.cudnn.allow_tf32 = False  # as on the grader's side: float32 is compared at 1e-4
+        _torch.backends.cuda.matmul.allow_tf32 = False
+        torch, nn = _torch, _torch.nn
 
 
 def _user_namespace() -> dict:
@@ -285,6 +288,8 @@ class Decoder:
 
     def decode(self, value: object, depth: int = 0) -> object:
         check_depth(depth)
+        if isinstance(value, dict) and value.get("$") in ("tensor", "dtype", "device", "nnspec"):
+            _load_torch()
         if not isinstance(value, dict):
             if isinstance(value, list):
                 return [self.decode(v, depth + 1) for v in value]
@@ -421,6 +426,8 @@ class Agent:
 
     def answer(self, header: dict, arrays: list) -> None:
         """Run one request and send its reply (an error reply when the student's code raised)."""
+        if "torch" in sys.modules:  # the student's values may be tensors
+            _load_torch()
         encoder = Encoder(self)
         stdout = io.StringIO()
         interrupted = None

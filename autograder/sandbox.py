@@ -55,7 +55,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, List, Unicode
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-TRUSTED_STARTUP = "import autograder.checks"
+TRUSTED_STARTUP = "import autograder.agent"  # the grader's agent, loaded before any student code
 
 MiB = 1024**2
 GiB = 1024**3

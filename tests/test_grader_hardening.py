@@ -203,7 +203,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory, toy_release: Path):
 
     result = run_grader(
         "grade", str(subs), "--out", str(out), "--solutions", str(FIXTURES / "solutions"),
-        "--jobs", "2", "--timeout", str(TIMEOUT_S), "--memory", "2", "--quiet",
+        "--jobs", "2", "--timeout", str(TIMEOUT_S), "--memory", "1", "--quiet",
     )
     listener.close()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -232,10 +232,12 @@ def test_endless_code_loses_only_the_cells_that_could_not_run(hostile_run, stude
 
 
 def test_memory_bomb_is_stopped(hostile_run):
+    """One cgroup limit for the kernel: the bomb is killed (or refused) and the instructor told."""
     assert _score(hostile_run, "membomb") == SCALE_POINTS
     nb = autograded_notebook(hostile_run["out"], "toy", "membomb", "toy")
     errors = [o.get("ename") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert "MemoryError" in errors or "KernelDied" in errors, errors
+    assert "memory limit" in _problems(hostile_run, "membomb")
 
 
 @pytest.mark.parametrize("student", ["osexit", "segfault"])
