@@ -855,6 +855,11 @@ class Session:
         exec(code, self.namespace)
 
 
+def _module_key(name: object) -> bool:
+    """A name PyTorch accepts for a parameter, buffer or submodule ("0" included)."""
+    return isinstance(name, str) and 0 < len(name) <= 200 and "." not in name and not name.startswith("_cnn")
+
+
 def _pairs(value: object) -> list:
     if value is None:
         return []
@@ -862,7 +867,7 @@ def _pairs(value: object) -> list:
         raise WireError("a module description is malformed")
     pairs = []
     for entry in value:
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and entry[0].isidentifier()):
+        if not (isinstance(entry, list) and len(entry) == 2 and _module_key(entry[0])):
             raise WireError("a module description is malformed")
         pairs.append(entry)
     return pairs
