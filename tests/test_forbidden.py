@@ -181,12 +181,13 @@ def test_torch_in_a_numpy_function():
     only(result, "conv2d_forward", "conv2d_forward uses torch (torch.", "NumPy only")
 
 
-def test_numpy_convolution_routines_refused_in_numpy_parts():
+def test_numpys_own_routines_are_allowed_in_numpy_parts():
+    """The contract forbids other libraries; NumPy's np.correlate is judged by its values."""
     result = found("02_convolution", {"conv1d": """
         def conv1d(x, w, b=0.0):
             return np.correlate(x, w, mode="valid") + b
     """})
-    only(result, "conv1d", "numpy.correlate (as `np.correlate`)")
+    assert "conv1d" not in result, result
 
 
 def test_conv2d_torch_calls_f_conv2d():
