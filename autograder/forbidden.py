@@ -364,6 +364,14 @@ _FRAME_ATTRIBUTES = frozenset({
     "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "gi_frame", "cr_frame", "ag_frame", "tb_frame",
     "tb_next", "co_code", "co_consts",
 })
+# The IPython shell reached without naming get_ipython (``exit._ip``, ``quit._ip``, a
+# kernel object): its evaluators and namespaces run or rewrite any code.
+_SHELL_ATTRIBUTES = frozenset({
+    "_ip", "ev", "ex", "run_cell", "run_cell_async", "run_code", "run_ast_nodes", "safe_execfile",
+    "safe_run_module", "user_ns", "user_global_ns", "user_ns_hidden", "ns_table", "input_transformers_cleanup",
+    "input_transformers_post", "input_transformer_manager", "ast_transformers", "run_line_magic",
+    "run_cell_magic", "magics_manager", "system_raw", "getoutput", "do_execute", "shell_handlers",
+})
 _NAMESPACE_READS = {"get", "keys", "items", "values", "copy", "__contains__"}
 # Magics whose argument is Python that runs in the notebook's namespace.
 _CODE_MAGICS = {"time", "timeit", "prun", "debug", "capture"}
@@ -1156,6 +1164,8 @@ class _Scanner(_ScopedVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr in _DANGEROUS_DUNDERS or node.attr in _FRAME_ATTRIBUTES:
             self._escape(node, "interpreter internals")
+        elif node.attr in _SHELL_ATTRIBUTES:
+            self._escape(node, "the IPython shell")
         if id(node) not in self.quiet:
             self._check_paths(node)
         inner = node.value
@@ -1384,6 +1394,8 @@ class _Checker(_ScopedVisitor):
         """Checks of one attribute name, read from ``owner`` (``owner.name`` or ``getattr(owner, "name")``)."""
         if name in _DANGEROUS_DUNDERS or name in _FRAME_ATTRIBUTES:
             self.dynamic(node, "interpreter internals")
+        elif name in _SHELL_ATTRIBUTES:
+            self.dynamic(node, "the IPython shell")
         if self.rule.no_numpy_roundtrip and name in ("numpy", "from_numpy", "__array__"):
             self.roundtrip(_code(node))
 

@@ -173,6 +173,7 @@ class Encoder:
         self.memo: dict[int, int] = {}
         self.callbacks: dict[int, object] = {}
         self.nnspecs: dict[int, object] = {}
+        self.mirrors: list[object] = []  # the student's modules among the values sent
 
     def array(self, array: np.ndarray) -> int:
         self.arrays.append(np.require(array, requirements="C"))
@@ -233,6 +234,7 @@ class Encoder:
         if torch is not None and isinstance(value, torch.device):
             return {"$": "device", "v": str(value)}
         if isinstance(value, MirrorModule):
+            self.mirrors.append(value)
             return {"$": "module", "h": value._cnn_handle}
         if isinstance(value, RemoteFunction):
             return {"$": "obj", "h": value._cnn_handle}
@@ -453,6 +455,10 @@ if nn is not None:
         def extra_repr(self) -> str:
             return "(the student's module, run in their kernel)"
 
+        def __deepcopy__(self, memo: dict) -> object:
+            """A copy is a new module of the student's, copied in the kernel (state sent first)."""
+            return self._cnn_session.call({"builtin": "deepcopy"}, (self,), {})
+
 else:  # pragma: no cover
     MirrorModule = type("MirrorModule", (), {})
 
@@ -518,21 +524,25 @@ class Call:
         header = {"op": "call", "target": self.target, "args": encoder.encode(list(self.args)),
                   "kwargs": encoder.encode(dict(self.kwargs)), "keep_graph": keep_graph,
                   "grad_params": getattr(self, "grad_params", []), "ambient": self.ambient}
-        root = None
+        roots = list({id(m._cnn_root): m._cnn_root for m in encoder.mirrors}.values())
         if self.module is not None:
-            root = self.module._cnn_root
-            header["sync"] = session.push_state(root, encoder)
+            if all(r is not self.module._cnn_root for r in roots):
+                roots.append(self.module._cnn_root)
             header["capture"] = [["self", path] for path in _hooked_paths(self.module) if path]
+        header["syncs"] = [session.push_state(root, encoder) for root in roots]
         header["capture"] = header.get("capture", []) + [
             [str(key), path] for key, sent in encoder.nnspecs.items() for path in _hooked_paths(sent)
         ]
         reply, arrays = session.request(header, encoder)
         decoder = Decoder(session, arrays, encoder.slots)
         value = decoder.decode(reply.get("value"))
-        if root is not None:
-            apply_state(root, decoder.decode(reply.get("state", [])))
-            apply_flags(root, reply.get("flags"))
-            session.synced[id(root)] = _fingerprints(root)
+        by_handle = {root._cnn_handle: root for root in roots}
+        for entry in reply.get("states", []):
+            root = by_handle.get(entry[0]) if isinstance(entry, list) and len(entry) == 3 else None
+            if root is not None:
+                apply_state(root, decoder.decode(entry[1]))
+                apply_flags(root, entry[2])
+                session.synced[id(root)] = _fingerprints(root)
         _write_back(encoder.slots, decoder.decode(reply.get("writeback", [])))
         for key, state in (reply.get("nnstates") or {}).items():
             module = encoder.nnspecs.get(int(key))

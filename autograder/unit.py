@@ -400,9 +400,24 @@ def grade_unit(spec: UnitSpec) -> dict:
         if keep.exists():
             shutil.rmtree(keep)
         shutil.copytree(autograded_dir, keep)
+        for path in keep.glob("*.ipynb"):
+            _strip_hidden_tests(path)
     write_json_atomic(Path(spec.result_path), record)
     shutil.rmtree(work, ignore_errors=True)
     return record
+
+
+def _strip_hidden_tests(path: Path) -> None:
+    """The kept notebook without hidden tests: it may be handed on, and the source has them."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    path.chmod(0o644)
+    notebook = nbformat.read(path, as_version=4)
+    clear = ClearHiddenTests()
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            clear._remove_hidden_test_region(cell)
+    nbformat.write(notebook, path)
 
 
 def _last_error(log: str) -> str:

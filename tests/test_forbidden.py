@@ -437,3 +437,14 @@ def test_syntax_errors_and_magics_do_not_crash_it():
                    "def oops(:\n    pass", "\x00\x01", "%config InlineBackend.figure_format = 'retina'")
     assert result == {}  # corr2d is in a cell that does not parse: not checked (the kernel fails it)
     assert forbidden_uses("02_convolution", []) == {}
+
+
+def test_the_shell_reached_through_exit_is_an_escape():
+    """``exit._ip`` is the IPython shell: its evaluator runs any code the checker never sees."""
+    result = found("02_convolution", {"conv2d_torch": """
+        _conv = exit._ip.ev("F." + "co" + "nv2d")
+
+        def conv2d_torch(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+            return _conv(x, w, b, stride, padding, dilation, groups)
+    """})
+    assert "conv2d_torch" in result and "IPython shell" in " ".join(result["conv2d_torch"]), result
