@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import socket
 import threading
@@ -50,6 +51,7 @@ class GuardedExecute(Execute):
     plan_path = Unicode("", config=True, help="The plan of the trusted side (plan.py), from the template.")
     ipc_dir = Unicode("", config=True, help="Folder shared with the sandbox for the agent's socket.")
     assignment = Unicode("", config=True, help="The assignment being graded (for the library rules).")
+    notes_path = Unicode("", config=True, help="File for the limits each notebook's kernel hit.")
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: object = None):
         from .trusted import Session, exact_float32
@@ -72,22 +74,20 @@ class GuardedExecute(Execute):
             nb, resources = super().preprocess(nb, resources, km)
             return nb, resources
         finally:
-            self._note_limits(nb)
+            self._note_limits(name)
             if self._listener is not None:
                 self._listener.close()
                 with contextlib.suppress(OSError):
                     os.unlink(self._socket_path)
 
-    async def async_start_new_kernel(self, **kwargs: object) -> None:
-        await super().async_start_new_kernel(**kwargs)
-        self._kernel_manager = self.km  # nbclient forgets it at clean-up; the limits report outlives it
-
-    def _note_limits(self, nb: NotebookNode) -> None:
-        """Record the sandbox's limits that the kernel hit (memory, processes) for problems.txt."""
+    def _note_limits(self, name: str) -> None:
+        """Record the sandbox's limits that the kernel hit (memory, processes) for problems.txt:
+        one JSON line per notebook in ``notes_path`` (nbgrader clears the notebook's metadata)."""
         limits_hit = getattr(getattr(self, "_kernel_manager", None), "limits_hit", None)
-        notes = list(limits_hit()) if callable(limits_hit) else []
-        if notes:
-            nb.metadata.setdefault("grader", {})["limits_hit"] = notes
+        notes = [str(n) for n in limits_hit()] if callable(limits_hit) else []
+        if notes and self.notes_path:
+            with open(self.notes_path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"notebook": name, "limits_hit": notes}) + "\n")
 
     def _forbidden_uses(self, nb: NotebookNode) -> dict[str, list[str]]:
         """Graded name -> what forbidden library its code uses (decided here, from the source)."""
@@ -114,6 +114,8 @@ class GuardedExecute(Execute):
         return max(1, int(self._deadline - time.monotonic()))
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+        if self.km is not None:  # nbclient forgets it at clean-up; its limits report outlives it
+            self._kernel_manager = self.km
         if cell.cell_type != "code":
             return cell, resources
         if self._stopped is None and time.monotonic() >= self._deadline:

@@ -212,6 +212,7 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
     config.GuardedExecute.plan_path = str(Path(spec.template_db).with_name("plan.json"))
     config.GuardedExecute.ipc_dir = str(ipc_dir)
     config.GuardedExecute.assignment = spec.assignment
+    config.GuardedExecute.notes_path = str(Path(spec.work_dir) / "limits.jsonl")
     config.GuardedExecute.kernel_manager_class = SandboxedKernelManager
     config.GuardedExecute.startup_timeout = 120
     config.GuardedExecute.extra_arguments = ["--HistoryManager.enabled=False"]
@@ -248,11 +249,23 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
 _EVENTS = {KERNEL_DIED, TIME_LIMIT, "CellTimeoutError", FORBIDDEN}
 
 
-def _cell_errors(autograded: Path) -> tuple[dict[str, str], list[tuple[str, str, str]], list[str]]:
-    """grade_id -> 'Ename: message' of each failing test cell (no traceback); the events
-    the instructor must hear of, as (cell, ename, message); and the sandbox's own notes."""
+def _limit_notes(path: Path, notebook: str) -> list[str]:
+    """The limits the sandbox saw this notebook's kernel hit (written by GuardedExecute)."""
+    if not path.exists():
+        return []
+    notes = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("notebook") == notebook:
+            notes += [str(n) for n in record.get("limits_hit", [])]
+    return notes
+
+
+def _cell_errors(autograded: Path) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """grade_id -> 'Ename: message' of each failing test cell (no traceback), and the events
+    the instructor must hear of, as (cell, ename, message)."""
     if not autograded.exists():
-        return {}, [], []
+        return {}, []
     notebook = nbformat.read(autograded, as_version=4)
     errors, events = {}, []
     for index, cell in enumerate(notebook.cells):
@@ -269,8 +282,7 @@ def _cell_errors(autograded: Path) -> tuple[dict[str, str], list[tuple[str, str,
                 message = evalue.splitlines()
                 first = message[0][:500] if message else ""
                 errors[grade_id] = f"{out.get('ename', 'Error')}: {first}".rstrip(": ")
-    notes = notebook.metadata.get("grader", {}).get("limits_hit", [])
-    return errors, events, [str(n) for n in notes if isinstance(n, str)]
+    return errors, events
 
 
 def _event_problems(events: list[tuple[str, str, str]], timeout_s: int) -> list[str]:
@@ -363,7 +375,8 @@ def grade_unit(spec: UnitSpec) -> dict:
     for name in to_grade:
         result = notebooks[name]
         grades = _read_grades(db_path, spec, name)
-        errors, events, notes = _cell_errors(course_root / "autograded" / spec.student_id / spec.assignment / f"{name}.ipynb")
+        errors, events = _cell_errors(course_root / "autograded" / spec.student_id / spec.assignment / f"{name}.ipynb")
+        notes = _limit_notes(work / "limits.jsonl", name)
         if not grades:
             result.status = "failed"
             result.problems.append("nbgrader could not grade this notebook: " + _last_error(log))

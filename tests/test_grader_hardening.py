@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_trusted_boundary import LITERAL_KERNEL
 
 from conftest import FIXTURES, autograded_notebook, read_grades, read_results, run_grader
 
@@ -23,13 +24,14 @@ pytestmark = pytest.mark.slow
 
 FULL = 5.0  # points of the toy assignment
 SCALE_POINTS = 3.0  # the two test cells of scale()
-TIMEOUT_S = 20
+TIMEOUT_S = 40  # the memory bomb touches 2 GiB before the cgroup kills it: seconds on a slow VM
 ESCAPE_MARK = Path("/tmp/cnn-grader-escape-marker")
 
 GOOD_SCALE = (
     "def scale(x, factor):\n    return np.asarray(x, dtype=np.float64) * factor\n"
 )
 GOOD_TOTAL = "def total(x):\n    return float(np.sum(x))\n"
+WRONG_SCALE = "def scale(x, factor):\n    return np.zeros(np.shape(x))\n"
 
 
 def _set_solution(nb: nbformat.NotebookNode, grade_id: str, source: str) -> None:
@@ -174,6 +176,19 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory, toy_release: Path):
         ),
     )
 
+    # The kernel's machinery turned against the tests (the toy assignment has no library
+    # rules, so nothing stops this code before it runs: only the boundary protects the tests).
+    _write(subs, "hooker", _student(student, scale=LITERAL_KERNEL + WRONG_SCALE, total="def total(x):\n    return -1.0\n"))
+    _write(
+        subs,
+        "transformer",
+        _student(
+            student,
+            scale="get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n" + WRONG_SCALE,
+            total="def total(x):\n    return -1.0\n",
+        ),
+    )
+
     # Tampering with test cells.
     deleted = _student(student, scale="def scale(x, factor):\n    return np.zeros(np.shape(x))\n")
     deleted.cells = [c for c in deleted.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_scale__hidden"]
@@ -203,7 +218,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory, toy_release: Path):
 
     result = run_grader(
         "grade", str(subs), "--out", str(out), "--solutions", str(FIXTURES / "solutions"),
-        "--jobs", "2", "--timeout", str(TIMEOUT_S), "--memory", "1", "--quiet",
+        "--jobs", "2", "--timeout", str(TIMEOUT_S), "--memory", "2", "--quiet",
     )
     listener.close()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -271,7 +286,7 @@ def test_student_code_cannot_read_write_or_connect_outside(hostile_run):
     assert _score(hostile_run, "snoop") == FULL
 
 
-@pytest.mark.parametrize("student", ["patcher", "rigged", "displayer"])
+@pytest.mark.parametrize("student", ["patcher", "rigged", "displayer", "hooker", "transformer"])
 def test_faked_passes_gain_nothing(hostile_run, student):
     assert _score(hostile_run, student) == 0.0
 

@@ -19,9 +19,10 @@ boundary itself must hold). The students, in the order the grader takes them (id
   of ``autograder.checks`` functions, fake ``autograder``/``autograder.checks`` modules,
   ``builtins`` patched, ``np`` shadowed, frames walked with ``sys._getframe``/``inspect``,
   ``linecache``, ``In`` and ``inspect.getsource`` raised as errors;
-- ``b-kernel``: the same through ``exit._ip`` (no ``get_ipython``), ``autograder.checks``
-  patched in the kernel, ``np``, ``isinstance``, ``AssertionError``, ``torch``, ``F`` shadowed in
-  the notebook's namespace, and a tensor subclass with rigged comparisons;
+- ``b-kernel``: the same through ``exit._ip`` (no ``get_ipython``; the static check refuses
+  that shell too), ``autograder.checks`` patched in the kernel, ``np``, ``isinstance``,
+  ``AssertionError``, ``torch``, ``F`` shadowed in the notebook's namespace;
+- ``b-torch``: a tensor subclass with rigged comparisons (nothing the static check refuses);
 - ``b-transformer``: an input transformer that swaps the grader's agent cell for a forged
   agent (every name is ``True``), with the locked ``imports`` cell deleted;
 - ``g-direct``, ``g-alias``, ``g-getattr``: forbidden libraries with correct results (``corr2d``
@@ -878,7 +879,8 @@ def build_class(source: nbformat.NotebookNode, student: nbformat.NotebookNode, s
             }),
             set(),
         ),
-        "b-kernel": (fill(student, {"conv1d": EVASIVE_KERNEL, "conv2d_torch": EVASIVE_TORCH}), set()),
+        "b-kernel": (fill(student, {"conv1d": EVASIVE_KERNEL}), set()),
+        "b-torch": (fill(student, {"conv2d_torch": EVASIVE_TORCH}), set()),
         "b-transformer": (without_cell(fill(student, {"conv1d": FORGED_AGENT}), "imports"), set()),
         "g-direct": (
             fill(student, {
@@ -992,11 +994,11 @@ def _leaks(run: dict, texts: dict[str, str]) -> list[tuple[str, str]]:
 
 
 STUDENTS = [
-    "reference", "untouched", "zz-reference", "0-sleeper", "a-literal", "b-kernel", "b-transformer",
+    "reference", "untouched", "zz-reference", "0-sleeper", "a-literal", "b-kernel", "b-torch", "b-transformer",
     "g-direct", "g-alias", "g-getattr", "g-eval", "k-osexit", "r-memory", "r-forkbomb", "w-host",
 ]
 EVASIVE = {  # student -> functions whose attack the static check must let through (their code runs)
-    "b-kernel": ["conv2d_torch"],
+    "b-torch": ["conv2d_torch"],
     "g-direct": ["conv1d", "conv_output_size", "pad2d"],
     "g-alias": ["conv1d", "convolve2d"],
     "g-getattr": ["conv_matrix", "pad2d"],
