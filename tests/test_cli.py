@@ -123,3 +123,27 @@ def test_demo_runs_and_says_where_the_outputs_are(tmp_path):
     assert scores["cy_broken"] == 0.0
     assert scores["dee_hostile"] < scores["ben_partial"]
     assert "Feedback:" in result.stdout and "report.png" in result.stdout
+
+
+def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, toy_release):
+    """Only an old bubblewrap (Ubuntu 22.04's 0.6): a clear refusal, nothing graded;
+    --unsafe-no-sandbox grades, and problems.txt says so."""
+    subs = _class(tmp_path, toy_release, 1)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "bwrap").write_text("#!/bin/sh\necho 'bubblewrap 0.6.1'\n")
+    (tools / "bwrap").chmod(0o755)
+    env = {"PATH": f"{tools}:{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "autograder", "grade", str(subs), *TOY]
+    refused = subprocess.run([*command, "--out", str(tmp_path / "refused")], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "sandbox" in refused.stderr and "--unsafe-no-sandbox" in refused.stderr
+    assert "bubblewrap" in refused.stderr
+    assert not (tmp_path / "refused" / "grades.csv").exists()
+
+    unsafe = subprocess.run([*command, "--out", str(tmp_path / "unsafe"), "--unsafe-no-sandbox"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert unsafe.returncode == 0, unsafe.stdout + unsafe.stderr
+    assert read_grades(tmp_path / "unsafe")[("s00", "toy")] == (5.0, 5.0)
+    assert "graded WITHOUT sandbox" in (tmp_path / "unsafe" / "problems.txt").read_text()
