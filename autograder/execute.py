@@ -34,6 +34,7 @@ KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
 TIME_LIMIT = "NotebookTimeLimit"
 FORBIDDEN = "ForbiddenLibrary"
+STUDENT_TRACEBACK = "Traceback of your code (most recent call last):"
 AGENT_CELL = "import autograder.agent as _cnn_agent\n_cnn_agent.serve({path!r})\ndel _cnn_agent"
 CONNECT_TIMEOUT_S = 60
 
@@ -249,7 +250,7 @@ def describe_failure(error: BaseException | None) -> NotebookNode | None:
     message = str(error)
     if isinstance(error, StudentError):
         name = error.student_type
-        lines = ["Traceback of your code (most recent call last):", error.student_traceback.rstrip(), f"{name}: {message}"]
+        lines = [STUDENT_TRACEBACK, error.student_traceback.rstrip(), f"{name}: {message}"]
         return _error_output(name, message, [line for line in lines if line])
     return _error_output(type(error).__name__, message)
 

@@ -84,6 +84,7 @@ def cell_rows(records: list[dict]) -> list[dict]:
                         "score": cell["score"],
                         "max_score": cell["max_score"],
                         "error": cell["error"],
+                        "traceback": cell.get("traceback"),
                     }
                 )
     return rows
@@ -119,6 +120,8 @@ def feedback_html(record: dict, notebook: dict) -> str:
         ok = cell["error"] is None
         verdict = "<span class='pass'>passed</span>" if ok else "<span class='fail'>failed</span>"
         message = "" if ok else f"<code>{esc(str(cell['error']))}</code>"
+        if not ok and cell.get("traceback"):  # the frames of the student's own code
+            message += f"<details><summary>where in your code</summary><pre>{esc(cell['traceback'])}</pre></details>"
         rows.append(
             f"<tr><td>{esc(cell['grade_id'])}</td><td>{verdict}</td>"
             f"<td>{_fmt(cell['score'])} / {_fmt(cell['max_score'])}</td><td>{message}</td></tr>"
@@ -131,7 +134,8 @@ def feedback_html(record: dict, notebook: dict) -> str:
         "<table><tr><th>test</th><th>result</th><th>points</th><th>why</th></tr>"
         + "".join(rows)
         + "</table><p>Messages come from the hidden tests; they name the likely mistake where "
-        "the grader can tell. Fix it, then run the visible tests again.</p>"
+        "the grader can tell. When your code raised the error, its traceback shows the lines of "
+        "your code only. Fix it, then run the visible tests again.</p>"
     )
     return _page(f"Feedback {record['assignment']}", body)
 

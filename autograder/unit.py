@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from .course import COURSE_ID, file_digest, nbgrader_config
-from .execute import FORBIDDEN, KERNEL_DIED, TIME_LIMIT
+from .execute import FORBIDDEN, KERNEL_DIED, STUDENT_TRACEBACK, TIME_LIMIT
 from .io import write_json_atomic
 from .sandbox import SandboxedKernelManager, sandbox_problem
 
@@ -261,13 +261,14 @@ def _limit_notes(path: Path, notebook: str) -> list[str]:
     return notes
 
 
-def _cell_errors(autograded: Path) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
-    """grade_id -> 'Ename: message' of each failing test cell (no traceback), and the events
-    the instructor must hear of, as (cell, ename, message)."""
+def _cell_errors(autograded: Path) -> tuple[dict[str, str], dict[str, str], list[tuple[str, str, str]]]:
+    """grade_id -> 'Ename: message' of each failing test cell; grade_id -> the traceback of the
+    student's own code where their code raised; and the events the instructor must hear of,
+    as (cell, ename, message). Never a line of test code: test cells ran on the grader's side."""
     if not autograded.exists():
-        return {}, []
+        return {}, {}, []
     notebook = nbformat.read(autograded, as_version=4)
-    errors, events = {}, []
+    errors, tracebacks, events = {}, {}, []
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
@@ -282,7 +283,10 @@ def _cell_errors(autograded: Path) -> tuple[dict[str, str], list[tuple[str, str,
                 message = evalue.splitlines()
                 first = message[0][:500] if message else ""
                 errors[grade_id] = f"{out.get('ename', 'Error')}: {first}".rstrip(": ")
-    return errors, events
+                lines = [str(line) for line in out.get("traceback", [])]
+                if lines and lines[0] == STUDENT_TRACEBACK:  # the student's own frames (execute.py)
+                    tracebacks[grade_id] = "\n".join(lines)[-5000:]
+    return errors, tracebacks, events
 
 
 def _event_problems(events: list[tuple[str, str, str]], timeout_s: int) -> list[str]:
@@ -375,7 +379,8 @@ def grade_unit(spec: UnitSpec) -> dict:
     for name in to_grade:
         result = notebooks[name]
         grades = _read_grades(db_path, spec, name)
-        errors, events = _cell_errors(course_root / "autograded" / spec.student_id / spec.assignment / f"{name}.ipynb")
+        errors, tracebacks, events = _cell_errors(
+            course_root / "autograded" / spec.student_id / spec.assignment / f"{name}.ipynb")
         notes = _limit_notes(work / "limits.jsonl", name)
         if not grades:
             result.status = "failed"
@@ -386,7 +391,8 @@ def grade_unit(spec: UnitSpec) -> dict:
             if score < max_score and error is None:
                 error = "not graded"
             result.cells.append(
-                {"grade_id": cell["grade_id"], "score": score, "max_score": max_score, "error": error}
+                {"grade_id": cell["grade_id"], "score": score, "max_score": max_score, "error": error,
+                 "traceback": tracebacks.get(cell["grade_id"]) if error else None}
             )
         result.score = sum(c["score"] for c in result.cells)
         result.problems += _event_problems(events, spec.timeout_s) + notes
