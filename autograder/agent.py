@@ -257,7 +257,7 @@ class Encoder:
         self.agent.keep(module)
         cls = type(module)
         attrs = {k: self.encode(v) for k, v in vars(module).items()
-                 if not k.startswith("_") and k != "training" and k.isidentifier() and _plain(v)}
+                 if not k.startswith("__") and k != "training" and k.isidentifier() and _plain(v)}
         return {
             "id": id(module),
             "cls": {"id": id(cls), "name": cls.__name__[:100], "module": str(cls.__module__)[:200],

@@ -450,6 +450,8 @@ if nn is not None:
         """Base of every mirror: an nn.Module whose forward runs in the student's kernel."""
 
         def forward(self, *args: object, **kwargs: object) -> object:
+            if self.__dict__.get("_cnn_local"):  # torch.nn layers only: PyTorch's own forward
+                return super().forward(*args, **kwargs)
             return self._cnn_session.call_module(self, args, kwargs)
 
         def extra_repr(self) -> str:
@@ -816,6 +818,7 @@ class Session:
                                  "__module__": "student" if str(info.get("module")) == "__main__" else str(info.get("module"))})
         cls._cnn_session = self
         cls._cnn_class_handle = None
+        cls._cnn_exact = bool(base) and str(info.get("module", "")).startswith("torch.nn.") and info.get("name") == base.__name__
         self.classes[key] = cls
         return cls
 
@@ -843,7 +846,8 @@ class Session:
         nn.Module.__init__(module)
         module.__dict__.update({"_cnn_session": self, "_cnn_handle": node.get("id")})
         for key, value in (node.get("attrs") or {}).items():
-            if isinstance(key, str) and key.isidentifier() and not key.startswith("_") and key != "training":
+            if (isinstance(key, str) and key.isidentifier() and not key.startswith(("__", "_cnn"))
+                    and key != "training" and not hasattr(nn.Module, key)):
                 module.__dict__[key] = decoder.decode(value)
         module.training = bool(node.get("training"))
         for key, spec in _pairs(node.get("params")):
@@ -855,6 +859,10 @@ class Session:
             module._buffers[key] = None if spec is None else decoder.decode(spec)
         for key, child in _pairs(node.get("children")):
             module._modules[key] = None if child is None else self._build(child, decoder, made, depth + 1)
+        # A tree of torch.nn layers alone holds no code of the student's (only its settings and
+        # tensors): it runs here, as PyTorch's own code, instead of a round trip per call.
+        module.__dict__["_cnn_local"] = type(module)._cnn_exact and all(
+            c.__dict__.get("_cnn_local", False) for c in module._modules.values() if c is not None)
         made[node.get("id")] = module
         return module
 

@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 
 
-def _reset_trusted_state() -> None:
-    """Each unit starts as in a fresh process: seeds, default dtype, gradients on."""
+def _reset_trusted_state(threads: int) -> None:
+    """Each unit starts as in a fresh process: seeds, default dtype, gradients on; and the
+    unit's share of the cores (idle OpenMP threads spin and starve the kernel beside us)."""
     import numpy as np
 
     random.seed(0)
@@ -29,6 +30,7 @@ def _reset_trusted_state() -> None:
         import torch
     except ImportError:  # pragma: no cover
         return
+    torch.set_num_threads(max(1, threads))
     torch.manual_seed(0)
     torch.set_default_dtype(torch.float32)
     torch.set_grad_enabled(True)
@@ -47,7 +49,7 @@ def _grade_with_log(spec_path: Path, log_path: Path) -> None:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
-            _reset_trusted_state()
+            _reset_trusted_state(spec.threads)
             grade_unit(spec)
         finally:
             sys.stdout.flush()
