@@ -28,6 +28,7 @@ from .submissions import Submission, discover, stage
 from .unit import RESULT_VERSION, UnitSpec, submission_digest, template_notebooks
 
 STARTUP_MARGIN_S = 120
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 @dataclass
@@ -107,8 +108,9 @@ def _missing_result(unit: Submission, template_db: Path, digest: str, why: str) 
 class Worker:
     """One ``python -m autograder.worker`` process, reused for unit after unit."""
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, threads: int = 1):
         self.log_path = log_path
+        self.threads = threads
         self.process: subprocess.Popen | None = None
         self.buffer = b""
 
@@ -122,6 +124,7 @@ class Worker:
                 stderr=log,
                 start_new_session=True,
                 cwd=str(Path(__file__).resolve().parent.parent),
+                env={**os.environ, **{k: str(self.threads) for k in THREAD_VARIABLES}},
             )
         self.buffer = b""
         reply = self._read_line(time.monotonic() + STARTUP_MARGIN_S)
@@ -286,7 +289,8 @@ def grade_all(submissions: Path, options: GradeOptions) -> tuple[list[dict], lis
 
     def grade_in_worker(unit: Submission, digest: str) -> dict:
         if not hasattr(local, "worker"):
-            local.worker = Worker(options.out / "logs" / f"worker-{len(workers)}.log")
+            threads = max(1, (os.cpu_count() or 1) // max(1, options.jobs))
+            local.worker = Worker(options.out / "logs" / f"worker-{len(workers)}.log", threads)
             workers.append(local.worker)
         return grade_one(unit, templates[unit.assignment], digest, options, local.worker)
 
