@@ -507,6 +507,8 @@ class Agent:
             context.enter_context(torch.set_grad_enabled(bool(ambient.get("grad", True))))
             if ambient.get("device") and ambient["device"] != "cpu":
                 context.enter_context(torch.device(ambient["device"]))
+        rng = header.get("rng") or {}
+        _set_rng(rng, arrays)
         try:
             with context:
                 result = function(*args, **kwargs)
@@ -522,6 +524,7 @@ class Agent:
         if captures:
             reply["captures"] = encoder.encode([list(c) for c in captures])
         reply["writeback"] = self._writeback(decoder, encoder)
+        reply["rng"] = _get_rng(encoder, "torch" in rng)
         reply["states"] = [[id(root), encoder.encode(changed_state(root)), module_flags(root)] for root in roots]
         reply["nnstates"] = {
             str(key): {"state": [[name, encoder.tensor(t, with_grad=True)] for name, t in module_state(m).items()],
@@ -570,6 +573,23 @@ class Agent:
             result = torch.autograd.grad([o for o, _ in pairs], inputs, [g for _, g in pairs], allow_unused=True)
         return {"grads": [None if g is None else encoder.tensor(g) for g in result]}
 
+
+
+def _set_rng(state: dict, arrays: list) -> None:
+    """The grader's random states, so that seeded draws match one process's."""
+    entry = state.get("numpy")
+    if entry:
+        np.random.set_state(("MT19937", arrays[entry[0]].copy(), entry[1], entry[2], entry[3]))
+    if "torch" in state and torch is not None:
+        torch.set_rng_state(torch.from_numpy(arrays[state["torch"]].copy()))
+
+
+def _get_rng(encoder: Encoder, with_torch: bool) -> dict:
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"numpy": [encoder.array(keys), int(pos), int(has_gauss), float(cached)]}
+    if with_torch and torch is not None:
+        state["torch"] = encoder.array(torch.get_rng_state().numpy())
+    return state
 
 
 def _tensors(value: object, depth: int = 0) -> list:

@@ -189,6 +189,12 @@ TRAINING = Rule(
     ),
     own_attributes_ok=True,
 )
+TRAINING_ON_DEVICE = Rule(  # train: the batches stay tensors on the data's device
+    summary="write it with PyTorch yourself, keeping the batches on their device (no NumPy round trip)",
+    forbidden=TRAINING.forbidden,
+    own_attributes_ok=True,
+    no_numpy_roundtrip=True,
+)
 MEASURED_RECEPTIVE_FIELD = Rule(
     summary="measure it with autograd yourself",
     forbidden=("torch_receptive_field", "torchscan", "receptivefield", *_MODEL_ZOOS),
@@ -234,7 +240,7 @@ RULES: dict[str, dict[str, Rule | None]] = {
     },
     "06_training_cnns": {
         "accuracy": TRAINING,
-        "train": TRAINING,
+        "train": TRAINING_ON_DEVICE,
         "make_fc_net": FULLY_CONNECTED,
         "make_cnn": None,
     },
