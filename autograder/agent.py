@@ -23,7 +23,18 @@ import traceback
 
 import numpy as np
 
-from .wire import WireError, check_depth, recv_frame, send_frame
+from .wire import (
+    ValueEncoder,
+    WireError,
+    check_depth,
+    fingerprint,
+    fingerprints,
+    module_flags,
+    module_state,
+    recv_frame,
+    replace_parameter,
+    send_frame,
+)
 
 MAX_REQUEST_BYTES = 2 * 1024**3
 MAX_TEXT = 20_000
@@ -78,32 +89,13 @@ def _plain(value: object, depth: int = 0) -> bool:
     return False
 
 
-def _fingerprint(tensor: object) -> tuple:
-    if tensor is None:
-        return (None,)
-    ptr = 0 if tensor.device.type == "meta" else tensor.data_ptr()
-    return (id(tensor), tensor._version, ptr, str(tensor.dtype), str(tensor.device), tuple(tensor.shape),
-            tensor.requires_grad)
-
-
-def _fingerprints(module: object) -> dict[str, tuple]:
-    return {name: _fingerprint(t) for name, t in module_state(module).items()}
-
-
 def changed_state(root: object) -> list:
     """(name, tensor) of what changed in ``root`` since the last exchange with the grader."""
     before = _SYNCED.get(id(root), {})
     now = module_state(root)
-    _SYNCED[id(root)] = {name: _fingerprint(t) for name, t in now.items()}
+    _SYNCED[id(root)] = {name: fingerprint(t) for name, t in now.items()}
     buffers = {id(b) for b in root.buffers()}  # BatchNorm updates its statistics without a version bump
-    return [(name, t) for name, t in now.items() if id(t) in buffers or before.get(name) != _fingerprint(t)]
-
-
-def module_state(module: object) -> dict[str, object]:
-    """Name -> tensor of every parameter and buffer (shared ones once)."""
-    state = dict(module.named_parameters())
-    state.update(dict(module.named_buffers()))
-    return state
+    return [(name, t) for name, t in now.items() if id(t) in buffers or before.get(name) != fingerprint(t)]
 
 
 def _locate(module: object, name: str) -> tuple[object, str]:
@@ -133,13 +125,6 @@ def apply_state(module: object, values: list) -> None:
             owner._buffers[leaf] = None if value is None else value.detach()
 
 
-def replace_parameter(module: object, old: object, new: object) -> None:
-    for sub in module.modules():
-        for key, value in sub._parameters.items():
-            if value is old:
-                sub._parameters[key] = new
-
-
 def apply_flags(module: object, flags: list) -> None:
     modules = dict(module.named_modules())
     for path, training in flags:
@@ -147,20 +132,17 @@ def apply_flags(module: object, flags: list) -> None:
             modules[path].training = bool(training)
 
 
-def module_flags(module: object) -> list:
-    return [[path, m.training] for path, m in module.named_modules()]
-
-
 # ---------------------------------------------------------------- encoding
-class Encoder:
+class Encoder(ValueEncoder):
     """Kernel objects -> JSON + arrays. Modules and other objects become handles."""
 
     def __init__(self, agent: Agent):
+        super().__init__()
         self.agent = agent
-        self.arrays: list[np.ndarray] = []
-        self.memo: dict[int, int] = {}
-        self.keep: list[object] = []
         self.inputs: list[tuple[int, object]] = []  # (slot, input) that results may alias
+
+    def before(self, value: object) -> dict | None:
+        return self.alias(value) if self.inputs and (isinstance(value, np.ndarray) or _is_tensor(value)) else None
 
     def alias(self, value: object) -> dict | None:
         """A result that is an input, or a view of one: say which, so the grader keeps the link."""
@@ -179,70 +161,10 @@ class Encoder:
                             "shape": list(value.shape), "strides": list(value.stride())}
         return None
 
-    def array(self, array: np.ndarray) -> int:
-        self.arrays.append(np.require(array, requirements="C"))
-        return len(self.arrays) - 1
-
-    def tensor(self, tensor: object, with_grad: bool = False) -> dict:
-        key = id(tensor)
-        if key in self.memo:
-            return {"$": "ref", "r": self.memo[key]}
-        self.memo[key] = len(self.memo)
-        self.keep.append(tensor)
-        data = tensor.detach()
-        spec = {"$": "tensor", "id": self.memo[key], "dtype": str(data.dtype).replace("torch.", ""),
-                "device": str(data.device), "shape": list(data.shape), "rg": bool(tensor.requires_grad),
-                "param": isinstance(tensor, nn.Parameter), "a": None}
-        if data.device.type != "meta":
-            data = data.cpu()
-            if data.dtype == torch.bfloat16:
-                data = data.float()
-            spec["a"] = self.array(data.resolve_conj().resolve_neg().numpy())
-        if with_grad and tensor.grad is not None:
-            spec["grad"] = self.tensor(tensor.grad)
-        return spec
-
-    def encode(self, value: object, depth: int = 0) -> object:
-        check_depth(depth)
-        if isinstance(value, bool) or value is None or isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and type(value) in (int, float):
-            return value
-        if self.inputs and (isinstance(value, np.ndarray) or _is_tensor(value)):
-            link = self.alias(value)
-            if link is not None:
-                return link
-        if isinstance(value, np.ndarray):
-            if value.dtype.name not in _ARRAY_OK:
-                return self.handle(value)
-            return {"$": "nd", "a": self.array(value)}
-        if isinstance(value, np.generic):
-            if value.dtype.name not in _ARRAY_OK:
-                return self.handle(value)
-            return {"$": "np", "a": self.array(np.asarray(value))}
-        if _is_tensor(value):
-            return self.tensor(value)
-        if isinstance(value, complex):
-            return {"$": "complex", "re": value.real, "im": value.imag}
-        if torch is not None and isinstance(value, torch.Size):
-            return {"$": "tuple", "v": [int(v) for v in value]}
-        if isinstance(value, tuple):
-            return {"$": "tuple", "v": [self.encode(v, depth + 1) for v in value]}
-        if isinstance(value, list):
-            return [self.encode(v, depth + 1) for v in value]
-        if isinstance(value, dict):
-            keys, values = [], []
-            for k, v in value.items():  # key, value, key, value: the order the reader decodes in
-                keys.append(self.encode(k, depth + 1))
-                values.append(self.encode(v, depth + 1))
-            return {"$": "dict", "k": keys, "v": values}
-        if torch is not None and isinstance(value, torch.dtype):
-            return {"$": "dtype", "v": str(value).replace("torch.", "")}
-        if torch is not None and isinstance(value, torch.device):
-            return {"$": "device", "v": str(value)}
+    def other(self, value: object, depth: int) -> object:
         if _is_module(value):
             tree = self.tree(value, set())
-            _SYNCED[id(value)] = _fingerprints(value)
+            _SYNCED[id(value)] = fingerprints(value)
             return {"$": "module", "h": self.agent.keep(value), "tree": tree}
         return self.handle(value)
 
@@ -268,11 +190,6 @@ class Encoder:
             "buffers": [[k, None if b is None else self.tensor(b)] for k, b in module._buffers.items()],
             "children": [[k, None if c is None else self.tree(c, seen)] for k, c in module._modules.items()],
         }
-
-
-_ARRAY_OK = frozenset(
-    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 complex64 complex128".split()
-)
 
 
 # ---------------------------------------------------------------- decoding
@@ -490,7 +407,7 @@ class Agent:
             apply_state(root, decoder.decode(sync["state"]))
             decoder.in_spec.update(id(t) for t, _ in decoder.slots[first:])
             apply_flags(root, sync["flags"])
-            _SYNCED[id(root)] = _fingerprints(root)
+            _SYNCED[id(root)] = fingerprints(root)
             roots.append(root)
         captures, hooks = [], []
         for key, path in header.get("capture", []):

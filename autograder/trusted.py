@@ -34,7 +34,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import exact_float32
-from .wire import WireError, check_depth, recv_frame, send_frame
+from .wire import (
+    ValueEncoder,
+    WireError,
+    check_depth,
+    fingerprint,
+    fingerprints,
+    module_state,
+    recv_frame,
+    replace_parameter,
+    send_frame,
+)
 
 __all__ = ["KernelUnavailable", "NotebookTimeLimit", "Session", "StudentError", "connected", "exact_float32"]
 
@@ -89,20 +99,6 @@ def student_error(description: dict) -> StudentError:
 
 
 # ---------------------------------------------------------------- fingerprints and state
-def fingerprint(tensor: object) -> tuple:
-    if tensor is None:
-        return (None,)
-    ptr = 0 if tensor.device.type == "meta" else tensor.data_ptr()
-    return (id(tensor), tensor._version, ptr, str(tensor.dtype), str(tensor.device), tuple(tensor.shape),
-            tensor.requires_grad)
-
-
-def module_state(module: object) -> dict:
-    state = dict(module.named_parameters())
-    state.update(dict(module.named_buffers()))
-    return state
-
-
 def apply_state(module: object, values: list) -> None:
     """Set the mirror's parameters and buffers from the kernel's values, keeping identities."""
     for name, value in values:
@@ -131,13 +127,6 @@ def apply_state(module: object, values: list) -> None:
             owner._buffers[leaf] = value
 
 
-def replace_parameter(module: object, old: object, new: object) -> None:
-    for sub in module.modules():
-        for key, value in sub._parameters.items():
-            if value is old:
-                sub._parameters[key] = new
-
-
 def apply_flags(module: object, flags: object) -> None:
     if not isinstance(flags, list):
         return
@@ -163,80 +152,24 @@ def _plain(value: object, depth: int = 0) -> bool:
 
 
 # ---------------------------------------------------------------- encoding (grader -> kernel)
-class Encoder:
+class Encoder(ValueEncoder):
     """Grader values -> data. Remembers each array and tensor it sent (its *slot*)."""
 
     def __init__(self, session: Session):
+        super().__init__()
         self.session = session
-        self.arrays: list[np.ndarray] = []
         self.slots: list[object] = []
-        self.memo: dict[int, int] = {}
-        self.callbacks: dict[int, object] = {}
         self.nnspecs: dict[int, object] = {}
         self.mirrors: list[object] = []  # the student's modules among the values sent
 
-    def array(self, array: np.ndarray) -> int:
-        self.arrays.append(np.require(array, requirements="C"))
-        return len(self.arrays) - 1
+    def sent(self, value: object) -> None:
+        self.slots.append(value)
 
-    def tensor(self, tensor: object) -> dict:
-        key = id(tensor)
-        if key in self.memo:
-            return {"$": "ref", "r": self.memo[key]}
-        self.memo[key] = len(self.memo)
-        self.slots.append(tensor)
-        data = tensor.detach()
-        spec = {"$": "tensor", "id": self.memo[key], "dtype": str(data.dtype).replace("torch.", ""),
-                "device": str(data.device), "shape": list(data.shape), "rg": bool(tensor.requires_grad),
-                "param": isinstance(tensor, nn.Parameter), "a": None}
-        if data.device.type != "meta":
-            data = data.cpu()
-            if data.dtype == torch.bfloat16:
-                data = data.float()
-            spec["a"] = self.array(data.resolve_conj().resolve_neg().numpy())
-        return spec
-
-    def encode(self, value: object, depth: int = 0) -> object:
-        check_depth(depth)
-        if value is None or isinstance(value, (bool, str)) or type(value) in (int, float):
-            return value
-        if isinstance(value, (int, float)):  # subclasses, e.g. IntEnum
-            return int(value) if isinstance(value, int) else float(value)
-        if isinstance(value, np.ndarray):
-            if value.dtype.hasobject or value.dtype.name not in _SENDABLE:
-                raise TypeError(f"an array of dtype {value.dtype} cannot be sent to the student's code")
-            self.slots.append(value)
-            return {"$": "nd", "a": self.array(value)}
-        if isinstance(value, np.generic):
-            return {"$": "np", "a": self.array(np.asarray(value))}
-        if torch is not None and isinstance(value, torch.Tensor):
-            return self.tensor(value)
-        if isinstance(value, complex):
-            return {"$": "complex", "re": value.real, "im": value.imag}
-        if torch is not None and isinstance(value, torch.Size):
-            return {"$": "tuple", "v": [int(v) for v in value]}
-        if isinstance(value, tuple):
-            return {"$": "tuple", "v": [self.encode(v, depth + 1) for v in value]}
-        if isinstance(value, list):
-            return [self.encode(v, depth + 1) for v in value]
-        if isinstance(value, dict):
-            keys, values = [], []
-            for k, v in value.items():
-                keys.append(self.encode(k, depth + 1))
-                values.append(self.encode(v, depth + 1))
-            return {"$": "dict", "k": keys, "v": values}
-        if isinstance(value, slice):
-            return {"$": "slice", "v": [self.encode(v, depth + 1) for v in (value.start, value.stop, value.step)]}
-        if value is Ellipsis:
-            return {"$": "ellipsis"}
-        if torch is not None and isinstance(value, torch.dtype):
-            return {"$": "dtype", "v": str(value).replace("torch.", "")}
-        if torch is not None and isinstance(value, torch.device):
-            return {"$": "device", "v": str(value)}
+    def other(self, value: object, depth: int) -> object:
         if isinstance(value, MirrorModule):
             self.mirrors.append(value)
             return {"$": "module", "h": value._cnn_handle}
-        if isinstance(value, RemoteFunction):
+        if isinstance(value, RemoteObject):
             return {"$": "obj", "h": value._cnn_handle}
         if nn is not None and isinstance(value, nn.Module) and _torch_nn_only(value):
             key = len(self.nnspecs)
@@ -260,11 +193,6 @@ class Encoder:
             "buffers": [[k, None if b is None else self.tensor(b)] for k, b in module._buffers.items()],
             "children": [[k, None if c is None else self.nnspec(c, seen)] for k, c in module._modules.items()],
         }
-
-
-_SENDABLE = frozenset(
-    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 complex64 complex128".split()
-)
 
 
 # ---------------------------------------------------------------- decoding (kernel -> grader)
@@ -545,7 +473,7 @@ class Call:
             if root is not None:
                 apply_state(root, decoder.decode(entry[1]))
                 apply_flags(root, entry[2])
-                session.synced[id(root)] = _fingerprints(root)
+                session.synced[id(root)] = fingerprints(root)
         _take_rng(reply.get("rng"), arrays)
         _write_back(encoder.slots, decoder.decode(reply.get("writeback", [])))
         for key, state in (reply.get("nnstates") or {}).items():
@@ -637,10 +565,6 @@ def _replace_tensors(value: object, replacements: object, depth: int = 0) -> obj
     if isinstance(value, dict):
         return {k: _replace_tensors(v, replacements, depth + 1) for k, v in value.items()}
     return value
-
-
-def _fingerprints(module: object) -> dict:
-    return {name: fingerprint(t) for name, t in module_state(module).items()}
 
 
 def _hooked_paths(module: object) -> list[str]:
@@ -858,7 +782,7 @@ class Session:
         root = self._build(tree, decoder, made, 0)
         for node in made.values():
             node.__dict__["_cnn_root"] = root
-        self.synced[id(root)] = _fingerprints(root)
+        self.synced[id(root)] = fingerprints(root)
         return root
 
     def _build(self, node: dict, decoder: Decoder, made: dict, depth: int) -> object:

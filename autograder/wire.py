@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import sys
 
 import numpy as np
 
@@ -114,3 +115,135 @@ def _read_arrays(specs: object, body: memoryview) -> list[np.ndarray]:
 def check_depth(depth: int) -> None:
     if depth > MAX_DEPTH:
         raise WireError(f"a value is nested more than {MAX_DEPTH} levels deep")
+
+
+# ---------------------------------------------------------------- what both sides encode alike
+def _torch() -> object:
+    """PyTorch if this process has imported it (the wire never imports it itself)."""
+    return sys.modules.get("torch")
+
+
+def is_tensor(value: object) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+class ValueEncoder:
+    """Values -> JSON + arrays: numbers, strings, containers, arrays, tensors, dtypes, devices.
+
+    Both sides subclass it: ``before`` sees each value first (links to inputs, the student's
+    modules), ``sent`` hears of every array and tensor sent, ``other`` takes what is left.
+    Dicts go key, value, key, value: the order in which the reader decodes them.
+    """
+
+    def __init__(self) -> None:
+        self.arrays: list[np.ndarray] = []
+        self.memo: dict[int, int] = {}
+        self.keep: list[object] = []  # tensors whose ids the memo holds stay alive
+
+    def array(self, array: np.ndarray) -> int:
+        self.arrays.append(np.require(array, requirements="C"))
+        return len(self.arrays) - 1
+
+    def tensor(self, tensor: object, with_grad: bool = False) -> dict:
+        key = id(tensor)
+        if key in self.memo:
+            return {"$": "ref", "r": self.memo[key]}
+        torch = _torch()
+        self.memo[key] = len(self.memo)
+        self.keep.append(tensor)
+        self.sent(tensor)
+        data = tensor.detach()
+        spec = {"$": "tensor", "id": self.memo[key], "dtype": str(data.dtype).replace("torch.", ""),
+                "device": str(data.device), "shape": list(data.shape), "rg": bool(tensor.requires_grad),
+                "param": isinstance(tensor, torch.nn.Parameter), "a": None}
+        if data.device.type != "meta":
+            data = data.cpu()
+            if data.dtype == torch.bfloat16:
+                data = data.float()
+            spec["a"] = self.array(data.resolve_conj().resolve_neg().numpy())
+        if with_grad and tensor.grad is not None:
+            spec["grad"] = self.tensor(tensor.grad)
+        return spec
+
+    def encode(self, value: object, depth: int = 0) -> object:
+        check_depth(depth)
+        if value is None or isinstance(value, (bool, str)) or type(value) in (int, float):
+            return value
+        linked = self.before(value)
+        if linked is not None:
+            return linked
+        torch = _torch()
+        if isinstance(value, np.ndarray) and value.dtype.name in ARRAY_DTYPES:
+            self.sent(value)
+            return {"$": "nd", "a": self.array(value)}
+        if isinstance(value, np.generic) and value.dtype.name in ARRAY_DTYPES:
+            return {"$": "np", "a": self.array(np.asarray(value))}
+        if torch is not None and isinstance(value, torch.Tensor):
+            return self.tensor(value)
+        if isinstance(value, complex):
+            return {"$": "complex", "re": value.real, "im": value.imag}
+        if isinstance(value, (int, float)) and not isinstance(value, (np.generic, np.ndarray)):
+            return int(value) if isinstance(value, int) else float(value)  # IntEnum and other subclasses
+        if torch is not None and isinstance(value, torch.Size):
+            return {"$": "tuple", "v": [int(v) for v in value]}
+        if isinstance(value, tuple):
+            return {"$": "tuple", "v": [self.encode(v, depth + 1) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v, depth + 1) for v in value]
+        if isinstance(value, dict):
+            keys, values = [], []
+            for k, v in value.items():
+                keys.append(self.encode(k, depth + 1))
+                values.append(self.encode(v, depth + 1))
+            return {"$": "dict", "k": keys, "v": values}
+        if isinstance(value, slice):
+            return {"$": "slice", "v": [self.encode(v, depth + 1) for v in (value.start, value.stop, value.step)]}
+        if value is Ellipsis:
+            return {"$": "ellipsis"}
+        if torch is not None and isinstance(value, torch.dtype):
+            return {"$": "dtype", "v": str(value).replace("torch.", "")}
+        if torch is not None and isinstance(value, torch.device):
+            return {"$": "device", "v": str(value)}
+        return self.other(value, depth)
+
+    def before(self, value: object) -> dict | None:
+        return None
+
+    def sent(self, value: object) -> None:
+        """An array or tensor is being sent (the grader numbers them: its *slots*)."""
+
+    def other(self, value: object, depth: int) -> object:
+        raise TypeError(f"a {type(value).__name__} cannot be sent")
+
+
+def fingerprint(tensor: object) -> tuple:
+    """What changes when a tensor is replaced, moved, cast or written in place."""
+    if tensor is None:
+        return (None,)
+    ptr = 0 if tensor.device.type == "meta" else tensor.data_ptr()
+    return (id(tensor), tensor._version, ptr, str(tensor.dtype), str(tensor.device), tuple(tensor.shape),
+            tensor.requires_grad)
+
+
+def module_state(module: object) -> dict:
+    """Name -> tensor of every parameter and buffer (shared ones once)."""
+    state = dict(module.named_parameters())
+    state.update(dict(module.named_buffers()))
+    return state
+
+
+def fingerprints(module: object) -> dict:
+    return {name: fingerprint(t) for name, t in module_state(module).items()}
+
+
+def module_flags(module: object) -> list:
+    return [[path, m.training] for path, m in module.named_modules()]
+
+
+def replace_parameter(module: object, old: object, new: object) -> None:
+    """``new`` wherever ``old`` was a parameter (shared parameters stay shared)."""
+    for sub in module.modules():
+        for key, value in sub._parameters.items():
+            if value is old:
+                sub._parameters[key] = new
