@@ -51,10 +51,13 @@ def test_output_formats_resume_and_commands(tmp_path, toy_release):
     assert list(rows[0]) == ["student_id", "assignment", "notebook", "score", "max_score"]
     assert {(r["student_id"], r["score"]) for r in rows} == {("s00", "5"), ("s01", "0"), ("s02", "5"), ("s03", "0")}
     results = json.loads((out / "results.json").read_text())
-    assert set(results[0]) == {"student_id", "assignment", "notebook", "grade_id", "score", "max_score", "error"}
+    assert set(results[0]) == {
+        "student_id", "assignment", "notebook", "grade_id", "score", "max_score", "error", "traceback"}
     assert len(results) == 4 * 3
     failing = [r for r in results if r["student_id"] == "s01"]
     assert all(r["error"].startswith("NotImplementedError") for r in failing)
+    assert all("raise NotImplementedError" in r["traceback"] for r in failing)  # their own frames
+    assert all(r["traceback"] is None for r in results if r["student_id"] == "s00")
     assert (out / "feedback" / "s01" / "toy" / "toy.html").exists()
     assert (out / "gradebook.db").exists()
 
