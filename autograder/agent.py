@@ -26,13 +26,14 @@ import numpy as np
 from .wire import (
     ValueEncoder,
     WireError,
+    apply_flags,
+    apply_state,
     check_depth,
     fingerprint,
     fingerprints,
     module_flags,
     module_state,
     recv_frame,
-    replace_parameter,
     send_frame,
 )
 
@@ -96,40 +97,6 @@ def changed_state(root: object) -> list:
     _SYNCED[id(root)] = {name: fingerprint(t) for name, t in now.items()}
     buffers = {id(b) for b in root.buffers()}  # BatchNorm updates its statistics without a version bump
     return [(name, t) for name, t in now.items() if id(t) in buffers or before.get(name) != fingerprint(t)]
-
-
-def _locate(module: object, name: str) -> tuple[object, str]:
-    *path, leaf = name.split(".")
-    owner = module
-    for part in path:
-        owner = owner._modules[part]
-    return owner, leaf
-
-
-def apply_state(module: object, values: list) -> None:
-    """Set parameters and buffers by name: copy in place where the layout is unchanged."""
-    for name, value in values:
-        owner, leaf = _locate(module, name)
-        if leaf in owner._parameters:
-            current = owner._parameters[leaf]
-            if value is None or current is None:
-                owner._parameters[leaf] = None if value is None else nn.Parameter(value.detach(), value.requires_grad)
-                continue
-            if current.shape == value.shape and current.dtype == value.dtype and current.device == value.device:
-                with torch.no_grad():
-                    current.copy_(value)
-                current.requires_grad_(value.requires_grad)
-            else:  # another device or dtype: a new parameter wherever the old one was used
-                replace_parameter(module, current, nn.Parameter(value.detach(), value.requires_grad))
-        elif leaf in owner._buffers:
-            owner._buffers[leaf] = None if value is None else value.detach()
-
-
-def apply_flags(module: object, flags: list) -> None:
-    modules = dict(module.named_modules())
-    for path, training in flags:
-        if path in modules:
-            modules[path].training = bool(training)
 
 
 # ---------------------------------------------------------------- encoding

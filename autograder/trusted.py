@@ -37,12 +37,13 @@ from .checks import exact_float32
 from .wire import (
     ValueEncoder,
     WireError,
+    apply_flags,
+    apply_state,
     check_depth,
     fingerprint,
     fingerprints,
     module_state,
     recv_frame,
-    replace_parameter,
     send_frame,
 )
 
@@ -99,43 +100,6 @@ def student_error(description: dict) -> StudentError:
 
 
 # ---------------------------------------------------------------- fingerprints and state
-def apply_state(module: object, values: list) -> None:
-    """Set the mirror's parameters and buffers from the kernel's values, keeping identities."""
-    for name, value in values:
-        if not isinstance(name, str):
-            raise WireError("a state entry has no name")
-        *path, leaf = name.split(".")
-        owner = module
-        for part in path:
-            owner = owner._modules.get(part)
-            if owner is None:
-                raise WireError(f"the student's module has no submodule for {name!r}")
-        if value is not None and not isinstance(value, torch.Tensor):
-            raise WireError(f"state {name!r} is not a tensor")
-        if leaf in owner._parameters:
-            current = owner._parameters[leaf]
-            if value is None or current is None:
-                owner._parameters[leaf] = None if value is None else nn.Parameter(value, value.requires_grad)
-                continue
-            if current.shape == value.shape and current.dtype == value.dtype and current.device == value.device:
-                with torch.no_grad():
-                    current.copy_(value)
-                current.requires_grad_(value.requires_grad)
-            else:  # another device or dtype: a new parameter wherever the old one was used
-                replace_parameter(module, current, nn.Parameter(value.detach(), value.requires_grad))
-        elif leaf in owner._buffers:
-            owner._buffers[leaf] = value
-
-
-def apply_flags(module: object, flags: object) -> None:
-    if not isinstance(flags, list):
-        return
-    modules = dict(module.named_modules())
-    for entry in flags:
-        if isinstance(entry, list) and len(entry) == 2 and entry[0] in modules:
-            modules[entry[0]].training = bool(entry[1])
-
-
 def _torch_nn_only(module: object) -> bool:
     return all(getattr(nn, type(m).__name__, None) is type(m) for m in module.modules())
 

@@ -247,3 +247,43 @@ def replace_parameter(module: object, old: object, new: object) -> None:
         for key, value in sub._parameters.items():
             if value is old:
                 sub._parameters[key] = new
+
+
+def apply_state(module: object, values: list) -> None:
+    """Set parameters and buffers by name from the other side's values, keeping identities:
+    copied in place where the layout is unchanged, else a new parameter wherever the old one was."""
+    torch = _torch()
+    for name, value in values:
+        if not isinstance(name, str):
+            raise WireError("a state entry has no name")
+        *path, leaf = name.split(".")
+        owner = module
+        for part in path:
+            owner = owner._modules.get(part)
+            if owner is None:
+                raise WireError(f"the module has no submodule for {name!r}")
+        if value is not None and not isinstance(value, torch.Tensor):
+            raise WireError(f"state {name!r} is not a tensor")
+        if leaf in owner._parameters:
+            current = owner._parameters[leaf]
+            if value is None or current is None:
+                owner._parameters[leaf] = None if value is None else torch.nn.Parameter(value.detach(), value.requires_grad)
+                continue
+            if current.shape == value.shape and current.dtype == value.dtype and current.device == value.device:
+                with torch.no_grad():
+                    current.copy_(value)
+                current.requires_grad_(value.requires_grad)
+            else:
+                replace_parameter(module, current, torch.nn.Parameter(value.detach(), value.requires_grad))
+        elif leaf in owner._buffers:
+            owner._buffers[leaf] = None if value is None else value.detach()
+
+
+def apply_flags(module: object, flags: object) -> None:
+    """Set train/eval flags by submodule path; entries that name no submodule are ignored."""
+    if not isinstance(flags, list):
+        return
+    modules = dict(module.named_modules())
+    for entry in flags:
+        if isinstance(entry, list) and len(entry) == 2 and entry[0] in modules:
+            modules[entry[0]].training = bool(entry[1])
