@@ -7,19 +7,17 @@ graded functions do not reach (a figure comparing with SciPy) is not held agains
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import textwrap
 from pathlib import Path
 
 import pytest
+from test_variants import load_variants
 
 from autograder.forbidden import RULES, UNGRADED_RULES, forbidden_uses
 
 from conftest import EXERCISES, SOLUTIONS, assignments
-
-VARIANTS = Path(__file__).resolve().parent / "variants"
 
 
 def cells(assignment: str, root: Path = SOLUTIONS) -> list[tuple[str | None, str]]:
@@ -44,16 +42,6 @@ def submission(assignment: str, replace: dict[str, str] | None = None, extra: tu
 
 def found(assignment: str, replace: dict[str, str] | None = None, *extra: str) -> dict[str, list[str]]:
     return forbidden_uses(assignment, submission(assignment, replace, extra))
-
-
-def load_variants(assignment: str) -> tuple[dict, dict]:
-    path = VARIANTS / f"{assignment}.py"
-    if not path.exists():
-        return {}, {}
-    spec = importlib.util.spec_from_file_location(f"forbidden_variants_{assignment}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, "CORRECT", {}), getattr(module, "MISTAKES", {})
 
 
 # ----------------------------------------------------------------------------- the table

@@ -53,6 +53,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_variants import solution_sources
 
 from conftest import ROOT, SOLUTIONS, autograded_notebook, read_grades, read_results, run_grader
 
@@ -770,14 +771,6 @@ def grade_cells(notebook: nbformat.NotebookNode) -> list[str]:
         for c in notebook.cells
         if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")
     ]
-
-
-def solution_sources(notebook: nbformat.NotebookNode) -> dict[str, str]:
-    return {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in notebook.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
 
 
 def fill(student: nbformat.NotebookNode, sources: dict[str, str]) -> nbformat.NotebookNode:
