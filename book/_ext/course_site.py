@@ -90,8 +90,10 @@ def _colab_url(app: Sphinx, relpath: str) -> str:
 
 
 def _chapter_link(root: Path, name: str) -> str:
-    chapters = sorted((root / "book").glob(f"{name[:2]}_*.md"))
-    return f"[](./{chapters[0].name})" if chapters else "—"
+    """Links to the chapters that link this assignment's notebook (each chapter names its own)."""
+    target = f"../exercises/{name}/{name}.ipynb"
+    chapters = sorted(p for p in (root / "book").glob("*.md") if p.name not in ("exercises.md", "intro.md") and target in p.read_text())
+    return ", ".join(f"[](./{p.name})" for p in chapters) or "—"
 
 
 def assignment_table(app: Sphinx) -> str:
