@@ -169,6 +169,7 @@ class Decoder:
         self.slots: list[tuple[object, object]] = []  # (object, what it was)
         self.refs: dict[int, object] = {}
         self.nnspecs: dict[int, object] = {}
+        self.made: dict[int, object] = {}  # torch.nn modules built in this request, by the grader's id
         self.in_spec: set[int] = set()  # tensors of modules sent by value
 
     def decode(self, value: object, depth: int = 0) -> object:
@@ -213,7 +214,7 @@ class Decoder:
             return _Callback(self.agent, value["i"], value.get("name", "function"))
         if tag == "nnspec":
             first = len(self.slots)
-            module = self.build(value["tree"], {})
+            module = self.build(value["tree"], self.made)
             self.in_spec.update(id(t) for t, _ in self.slots[first:])
             self.nnspecs[value["key"]] = module
             return module

@@ -124,6 +124,8 @@ class Encoder(ValueEncoder):
         self.session = session
         self.slots: list[object] = []
         self.nnspecs: dict[int, object] = {}
+        self.nn_seen: set[int] = set()  # torch.nn modules described in this request: a submodule
+        # passed again (``grad_cam(model, model[2], ...)``) is the same object in the kernel
         self.mirrors: list[object] = []  # the student's modules among the values sent
 
     def sent(self, value: object) -> None:
@@ -138,7 +140,7 @@ class Encoder(ValueEncoder):
         if nn is not None and isinstance(value, nn.Module) and _torch_nn_only(value):
             key = len(self.nnspecs)
             self.nnspecs[key] = value
-            return {"$": "nnspec", "key": key, "tree": self.nnspec(value, set())}
+            return {"$": "nnspec", "key": key, "tree": self.nnspec(value, self.nn_seen)}
         if callable(value):
             index = len(self.session.callbacks)
             self.session.callbacks.append(value)
