@@ -24,7 +24,7 @@ from .io import write_json_atomic
 from .plan import write_plan
 from .release import generate
 from .sandbox import sandbox_problem
-from .submissions import Submission, discover, stage
+from .submissions import LAYOUT_HELP, Collection, Submission, SubmissionError, collect
 from .unit import RESULT_VERSION, UnitSpec, submission_digest, template_notebooks
 
 STARTUP_MARGIN_S = 120
@@ -42,6 +42,8 @@ class GradeOptions:
     sandbox: bool = True
     solutions_dir: Path = SOLUTIONS_DIR
     quiet: bool = False
+    students: list[str] | None = None  # only these students (None: everyone found)
+    force: bool = False  # regrade units whose inputs did not change
 
 
 def unit_result_path(out: Path, assignment: str, student_id: str) -> Path:
@@ -257,18 +259,68 @@ def require_sandbox(options: GradeOptions) -> None:
         )
 
 
-def grade_all(submissions: Path, options: GradeOptions) -> tuple[list[dict], list[str]]:
-    """Grade every unit found under ``submissions``; returns the records and problems."""
+@dataclass
+class GradeRun:
+    """What one ``grade`` run did: the units it graded or found current, and what it saw."""
+
+    records: list[dict]
+    problems: list[str]
+    collection: Collection
+    skipped: int
+
+
+def _expected_notebooks(solutions_dir: Path) -> dict[str, list[str]]:
+    return {a: [p.stem for p in source_notebooks(a, solutions_dir)] for a in list_assignments(solutions_dir)}
+
+
+def remember_students(out: Path, collection: Collection) -> Path:
+    """Add this run's students (LMS ids, names, late markers) to ``OUT/students.json``."""
+    path = out / "students.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        known = {}
+    for sid, student in collection.students.items():
+        entry = known.get(sid, {})
+        entry.update({"name": student.name, "lms_id": student.lms_id, "late": student.late})
+        entry["submissions"] = {**entry.get("submissions", {}), **student.submissions}
+        known[sid] = entry
+    write_json_atomic(path, dict(sorted(known.items())))
+    return path
+
+
+def _with_notes(record: dict, collection: Collection, out: Path) -> dict:
+    """The unit's record with what collection noticed about it (a renamed notebook...)."""
+    notes = collection.unit_notes.get((record["student_id"], record["assignment"]), [])
+    new = [n for n in notes if n not in record["problems"]]
+    if new:
+        record["problems"] = record["problems"] + new
+        write_json_atomic(unit_result_path(out, record["assignment"], record["student_id"]), record)
+    return record
+
+
+def grade_all(submissions: Path, options: GradeOptions, announce=None) -> GradeRun:
+    """Grade every unit found under ``submissions`` (in any layout ``collect`` knows)."""
     require_sandbox(options)
-    options.out.mkdir(parents=True, exist_ok=True)
-    available = list_assignments(options.solutions_dir)
-    wanted = options.assignments or available
-    unknown = sorted(set(wanted) - set(available))
+    expected = _expected_notebooks(options.solutions_dir)
+    unknown = sorted(set(options.assignments or []) - set(expected))
     if unknown:
-        raise ValueError(f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(available)}")
-    tree, problems = stage(submissions.resolve(), options.out / ".staging")
-    units, layout_problems = discover(tree, wanted)
-    problems += layout_problems
+        raise ValueError(f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(expected)}")
+    options.out.mkdir(parents=True, exist_ok=True)
+    collection = collect(submissions.resolve(), options.out / ".staging", expected, options.assignments)
+    if not collection.notebooks:
+        raise SubmissionError(f"nothing gradable found in {submissions} ({collection.describe()}).\n{LAYOUT_HELP}")
+    wanted = options.assignments or collection.present
+    if announce and not options.quiet:
+        announce(collection.describe())
+    units = collection.units(wanted)
+    if options.students:
+        missing = sorted(set(options.students) - set(collection.students))
+        if missing:
+            raise SubmissionError(f"student(s) {', '.join(missing)} not found in {submissions}")
+        units = [u for u in units if u.student_id in options.students]
+    remember_students(options.out, collection)
+    problems = list(collection.notes)
     templates = build_templates(options, wanted)
     digests = {a: assignment_digest(a, options.solutions_dir) for a in wanted}
 
@@ -276,10 +328,11 @@ def grade_all(submissions: Path, options: GradeOptions) -> tuple[list[dict], lis
     for unit in units:
         digest = submission_digest(unit.folder, digests[unit.assignment])
         path = unit_result_path(options.out, unit.assignment, unit.student_id)
-        if _is_current(path, digest):
-            records.append(json.loads(path.read_text()))
+        if not options.force and _is_current(path, digest):
+            records.append(_with_notes(json.loads(path.read_text()), collection, options.out))
         else:
             todo.append((unit, digest))
+    skipped = len(records)
     started = time.time()
     total = len(todo)
     if total:
@@ -299,10 +352,10 @@ def grade_all(submissions: Path, options: GradeOptions) -> tuple[list[dict], lis
             futures = {pool.submit(grade_in_worker, unit, digest): unit for unit, digest in todo}
             for done, future in enumerate(as_completed(futures), start=1):
                 unit = futures[future]
-                records.append(future.result())
+                records.append(_with_notes(future.result(), collection, options.out))
                 _progress(done, total, f"{unit.student_id}/{unit.assignment}", started, options.quiet)
     finally:
         for worker in workers:
             worker.close()
     records.sort(key=lambda r: (r["student_id"], r["assignment"]))
-    return records, problems
+    return GradeRun(records, problems, collection, skipped)

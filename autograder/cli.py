@@ -1,4 +1,4 @@
-"""``python -m autograder``: release, grade, feedback, export, report and demo."""
+"""``python -m autograder``: release, grade, override, feedback, export, report and demo."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import outputs
 from .course import SOLUTIONS_DIR
+from .submissions import LAYOUT_HELP
 
 DEFAULT_TIMEOUT_S = 300
 DEFAULT_MEMORY_GB = 4.0
@@ -23,16 +24,43 @@ def _cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_everything(out: Path, records: list[dict], problems: list[str], templates: dict, db_url: str | None) -> None:
-    outputs.write_grades_csv(out, records)
-    outputs.write_results_json(out, records)
-    outputs.write_feedback(out, records)
+def known_templates(out: Path, options_solutions: Path, assignments: list[str]) -> dict[str, Path]:
+    """Each graded assignment's template gradebook: rebuilt from the solutions when they are
+    there, else the one an earlier run left in ``OUT/.templates``."""
+    from .batch import GradeOptions, build_templates
+    from .course import list_assignments
+
+    available = set(list_assignments(options_solutions))
+    templates = build_templates(GradeOptions(out=out, solutions_dir=options_solutions), [a for a in assignments if a in available])
+    for assignment in assignments:
+        cached = out / ".templates" / assignment / "gradebook.db"
+        if assignment not in templates and cached.is_file():
+            templates[assignment] = cached
+    return templates
+
+
+def write_outputs(out: Path, problems: list[str], db_url: str | None, solutions: Path = SOLUTIONS_DIR) -> list[dict]:
+    """Every output of ``OUT`` from all the units graded there so far (earlier runs included),
+    with manual scores applied; returns the records as written."""
+    from .manual import apply_overrides, merged_overrides, save_overrides
+
+    records = outputs.load_records(out)
+    overrides = merged_overrides(out, db_url)
+    if overrides:
+        save_overrides(out, overrides)
+    shown = apply_overrides(records, overrides)
+    templates = known_templates(out, solutions, sorted({r["assignment"] for r in records}))
+    outputs.write_grades_csv(out, shown)
+    outputs.write_results_json(out, shown)
+    outputs.write_feedback(out, shown)
     outputs.write_problems(out, records, problems)
-    outputs.write_gradebook(out, records, templates, db_url)
+    db = outputs.write_gradebook(out, records, templates, db_url, overrides)
+    outputs.write_formgrader_files(out, records, db)
+    return shown
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from .batch import GradeOptions, SandboxUnavailable, build_templates, grade_all
+    from .batch import GradeOptions, SandboxUnavailable, grade_all
     from .submissions import SubmissionError
 
     options = GradeOptions(
@@ -45,22 +73,26 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         sandbox=not args.unsafe_no_sandbox,
         quiet=args.quiet,
         solutions_dir=Path(args.solutions) if args.solutions else SOLUTIONS_DIR,
+        students=args.student or None,
+        force=args.force,
     )
     submissions = Path(args.submissions).resolve()
     out = options.out.resolve()
     if out == submissions or submissions in out.parents:
-        print("error: --out must be outside SUBMISSIONS (submissions are never written to)", file=sys.stderr)
+        print("error: --out must be outside INPUT (submissions are never written to)", file=sys.stderr)
         return 2
     try:
-        records, problems = grade_all(submissions, options)
+        run = grade_all(submissions, options, announce=print)
     except (SubmissionError, ValueError, SandboxUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    assignments = sorted({r["assignment"] for r in records})
-    templates = build_templates(options, assignments)
-    _write_everything(options.out, records, problems, templates, args.db)
+    records = write_outputs(options.out, run.problems, args.db, options.solutions_dir)
+    graded = len(run.records) - run.skipped
+    print(f"graded {graded} unit(s) (student × assignment) in this run", end="")
+    print(f"; skipped {run.skipped} already graded with unchanged inputs (--force regrades them)" if run.skipped else "")
+    print()
     print(outputs.format_summary(records))
-    for line in problems:
+    for line in run.problems:
         print(f"note: {line}")
     print(f"\ngrades: {options.out / 'grades.csv'}\nresults: {options.out / 'results.json'}")
     print(f"feedback: {options.out / 'feedback'}\nproblems: {options.out / 'problems.txt'}")
@@ -75,21 +107,74 @@ def _records_or_fail(out: Path) -> list[dict] | None:
     return records
 
 
+def _shown_records(out: Path, db_url: str | None = None) -> list[dict]:
+    from .manual import apply_overrides, merged_overrides
+
+    return apply_overrides(outputs.load_records(out), merged_overrides(out, db_url))
+
+
 def _cmd_feedback(args: argparse.Namespace) -> int:
-    records = _records_or_fail(Path(args.out))
-    if records is None:
+    if _records_or_fail(Path(args.out)) is None:
         return 2
-    print(f"feedback: {outputs.write_feedback(Path(args.out), records)}")
+    print(f"feedback: {outputs.write_feedback(Path(args.out), _shown_records(Path(args.out)))}")
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    records = _records_or_fail(Path(args.out))
+    from .lms import RosterError, export
+
+    out = Path(args.out)
+    if _records_or_fail(out) is None:
+        return 2
+    records = _shown_records(out, args.db)
+    if args.format == "nbgrader":
+        print(f"grades: {outputs.write_grades_csv(out, records)}")
+        print(f"results: {outputs.write_results_json(out, records)}")
+        return 0
+    try:
+        written = export(out, records, args.format, Path(args.roster) if args.roster else None)
+    except RosterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.format} gradebook: {written[0]}")
+    for path in written[1:]:
+        print(f"feedback for bulk upload: {path}")
+    return 0
+
+
+def _cmd_override(args: argparse.Namespace) -> int:
+    from .manual import grade_ids, merged_overrides, save_overrides
+
+    out = Path(args.out)
+    records = _records_or_fail(out)
     if records is None:
         return 2
-    print(f"grades: {outputs.write_grades_csv(Path(args.out), records)}")
-    print(f"results: {outputs.write_results_json(Path(args.out), records)}")
+    if not any(r["student_id"] == args.student and r["assignment"] == args.assignment for r in records):
+        print(f"error: no graded result for student {args.student!r} in {args.assignment!r} under {out}", file=sys.stderr)
+        return 2
+    cells = grade_ids(records, args.assignment)
+    if args.grade_id not in cells:
+        print(f"error: {args.assignment} has no test cell {args.grade_id!r}; it has: {', '.join(cells)}", file=sys.stderr)
+        return 2
+    if not 0 <= args.score <= cells[args.grade_id]:
+        print(f"error: score must be between 0 and {cells[args.grade_id]:g} for {args.grade_id}", file=sys.stderr)
+        return 2
+    overrides = merged_overrides(out, args.db)
+    overrides[(args.student, args.assignment, args.grade_id)] = {"score": args.score, "comment": args.comment}
+    save_overrides(out, overrides)
+    write_outputs(out, [line for line in _read_problems(out)], args.db)
+    print(f"{args.student}/{args.assignment}/{args.grade_id}: manual score {args.score:g} kept in {out / 'overrides.json'}")
     return 0
+
+
+def _read_problems(out: Path) -> list[str]:
+    """The run-level lines of problems.txt (unit lines are rebuilt from the results)."""
+    path = out / "problems.txt"
+    if not path.is_file():
+        return []
+    records = outputs.load_records(out)
+    prefixes = tuple(f"{r['student_id']}/{r['assignment']}" for r in records)
+    return [line for line in path.read_text().splitlines() if line and not line.startswith(prefixes)]
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -122,19 +207,31 @@ def build_parser() -> argparse.ArgumentParser:
     grade = sub.add_parser(
         "grade",
         help="grade every submission with nbgrader in a sandbox",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "SUBMISSIONS is a folder <student_id>/<assignment>/<notebook>.ipynb, a folder of per-student "
-            ".zip files, or one .zip of either. Writes grades.csv, results.json, feedback/, problems.txt "
-            "and the gradebook into OUT. Re-running resumes: units whose inputs did not change are not "
-            "graded again. Submissions are only read."
+            "Grade INPUT into OUT: grades.csv, results.json, feedback/, problems.txt, the gradebook and\n"
+            "an nbgrader_config.py for formgrader. A run adds to OUT: students graded before are kept,\n"
+            "units whose inputs did not change are not graded again, and manual scores (formgrader or\n"
+            "'override') survive. Only the assignments found in INPUT are graded unless --assignment\n"
+            "names more. Submissions are only read.\n\n" + LAYOUT_HELP
         ),
     )
-    grade.add_argument("submissions", help="folder or .zip of submissions")
+    grade.add_argument("submissions", metavar="INPUT", help="folder or .zip of submissions")
     grade.add_argument("--out", required=True, help="output folder (created; must be outside SUBMISSIONS)")
-    grade.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
-    grade.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel (default 1)")
-    grade.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="wall-time limit per notebook, seconds")
-    grade.add_argument("--memory", type=float, default=DEFAULT_MEMORY_GB, help="memory limit per notebook, GiB")
+    grade.add_argument(
+        "--assignment", action="append", help="grade this assignment (repeatable; default: those found in INPUT)"
+    )
+    grade.add_argument("--student", action="append", help="grade only this student id (repeatable)")
+    grade.add_argument("--force", action="store_true", help="regrade units whose inputs did not change")
+    grade.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel (default: 1)")
+    grade.add_argument(
+        "--timeout", type=int, default=DEFAULT_TIMEOUT_S,
+        help=f"wall-time limit per notebook, seconds (default: {DEFAULT_TIMEOUT_S})",
+    )
+    grade.add_argument(
+        "--memory", type=float, default=DEFAULT_MEMORY_GB,
+        help=f"memory limit per notebook, GiB (default: {DEFAULT_MEMORY_GB:g})",
+    )
     grade.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: sqlite file OUT/gradebook.db)")
     grade.add_argument(
         "--unsafe-no-sandbox",
@@ -147,12 +244,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, text in (
         ("feedback", _cmd_feedback, "write per-student feedback HTML from graded results in OUT"),
-        ("export", _cmd_export, "write grades.csv and results.json from graded results in OUT"),
         ("report", _cmd_report, "print the summary and plot OUT/report.png (scores per assignment and test cell)"),
     ):
         command = sub.add_parser(name, help=text, description=text)
         command.add_argument("out", help="the OUT folder of a 'grade' run")
         command.set_defaults(func=func)
+
+    export = sub.add_parser(
+        "export",
+        help="write grades for an LMS (canvas, moodle) or rewrite grades.csv and results.json",
+        description=(
+            "--format nbgrader rewrites OUT/grades.csv and OUT/results.json. --format canvas or moodle "
+            "writes OUT/lms/<format>/grades.csv in that LMS's gradebook-import layout (one row per "
+            "student, one column per assignment, totals) and feedback_<assignment>.zip files named for "
+            "its bulk feedback upload. Manual scores are included."
+        ),
+    )
+    export.add_argument("out", help="the OUT folder of a 'grade' run")
+    export.add_argument("--format", choices=("nbgrader", "canvas", "moodle"), default="nbgrader",
+                        help="what to write (default: nbgrader)")
+    export.add_argument("--roster", help="CSV with student_id and any of name, sortable_name, email, "
+                        "sis_user_id, login_id, id_number, section (default: what the export showed)")
+    export.add_argument("--db", help="gradebook URL used by 'grade --db' (default: OUT/gradebook.db)")
+    export.set_defaults(func=_cmd_export)
+
+    override = sub.add_parser(
+        "override",
+        help="set a manual score (and comment) for one test cell of one student",
+        description="The score replaces the autograder's in grades.csv, results.json, feedback, exports and "
+        "the gradebook (manual_score), and survives later grading runs.",
+    )
+    override.add_argument("student", help="student id")
+    override.add_argument("assignment", help="assignment name, e.g. 02_convolution")
+    override.add_argument("grade_id", help="test cell, e.g. test_conv2d_forward__hidden")
+    override.add_argument("score", type=float, help="points, between 0 and the cell's maximum")
+    override.add_argument("--out", required=True, help="the OUT folder of a 'grade' run")
+    override.add_argument("--comment", default="", help="a comment shown to the student in feedback")
+    override.add_argument("--db", help="gradebook URL used by 'grade --db' (default: OUT/gradebook.db)")
+    override.set_defaults(func=_cmd_override)
 
     demo = sub.add_parser("demo", help="grade bundled sample submissions (correct, partly wrong, broken, hostile)")
     demo.add_argument("--out", help="output folder (default: a new temporary folder)")

@@ -112,26 +112,64 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def feedback_html(record: dict, notebook: dict) -> str:
-    """One notebook's feedback: score, each test cell, and why the failing ones failed."""
+def test_label(grade_id: str) -> str:
+    """A test cell as a student reads it: 'conv2d_forward (hidden)' for test_conv2d_forward__hidden."""
+    if grade_id.startswith("test_") and "__" in grade_id:
+        name, what = grade_id[len("test_"):].split("__", 1)
+        return f"{name} ({what.replace('_', ' ')})"
+    return grade_id
+
+
+def student_code(out: Path, record: dict, notebook: str) -> dict[str, str]:
+    """Graded name -> the student's own solution cell, from the kept autograded notebook."""
+    import nbformat
+
+    path = out / "units" / record["assignment"] / record["student_id"] / f"{notebook}.ipynb"
+    try:
+        kept = nbformat.read(path, as_version=4)
+    except Exception:  # no kept notebook (not submitted, failed): nothing to show
+        return {}
+    code = {}
+    for cell in kept.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution") and meta.get("grade_id"):
+            code[meta["grade_id"]] = cell.source
+    return code
+
+
+def feedback_html(record: dict, notebook: dict, code: dict[str, str] | None = None) -> str:
+    """One notebook's feedback: score, each test cell by function, why the failing ones
+    failed (the whole message), the student's own code of a failing function, and any
+    manual score or comment."""
     esc = html.escape
-    rows = []
+    code = code or {}
+    rows, shown = [], set()
     for cell in notebook["cells"]:
         ok = cell["error"] is None
         verdict = "<span class='pass'>passed</span>" if ok else "<span class='fail'>failed</span>"
         message = "" if ok else f"<code>{esc(str(cell['error']))}</code>"
         if not ok and cell.get("traceback"):  # the frames of the student's own code
             message += f"<details><summary>where in your code</summary><pre>{esc(cell['traceback'])}</pre></details>"
+        name = test_label(cell["grade_id"]).split(" ")[0]
+        if not ok and name in code and name not in shown:
+            shown.add(name)
+            message += f"<details><summary>your code of {esc(name)}</summary><pre>{esc(code[name])}</pre></details>"
+        points = f"{_fmt(cell['score'])} / {_fmt(cell['max_score'])}"
+        if cell.get("manual"):
+            points += f"<br><small>set by your instructor (autograder: {_fmt(cell.get('auto_score', 0))})</small>"
+        if cell.get("comment"):
+            message += f"<p class='comment'><b>Instructor:</b> {esc(cell['comment'])}</p>"
         rows.append(
-            f"<tr><td>{esc(cell['grade_id'])}</td><td>{verdict}</td>"
-            f"<td>{_fmt(cell['score'])} / {_fmt(cell['max_score'])}</td><td>{message}</td></tr>"
+            f"<tr><td>{esc(test_label(cell['grade_id']))}</td><td>{verdict}</td><td>{points}</td><td>{message}</td></tr>"
         )
-    problems = "".join(f"<p class='problem'>{esc(p)}</p>" for p in notebook.get("problems", []))
+    problems = "".join(
+        f"<p class='problem'>{esc(p)}</p>" for p in [*record.get("problems", []), *notebook.get("problems", [])]
+    )
     body = (
         f"<h1>{esc(record['assignment'])}: {esc(notebook['notebook'])}</h1>"
         f"<p>Student <b>{esc(record['student_id'])}</b>: score "
         f"<b>{_fmt(notebook['score'])} / {_fmt(notebook['max_score'])}</b></p>{problems}"
-        "<table><tr><th>test</th><th>result</th><th>points</th><th>why</th></tr>"
+        "<table><tr><th>function (test)</th><th>result</th><th>points</th><th>why</th></tr>"
         + "".join(rows)
         + "</table><p>Messages come from the hidden tests; they name the likely mistake where "
         "the grader can tell. When your code raised the error, its traceback shows the lines of "
@@ -147,7 +185,7 @@ def write_feedback(out: Path, records: list[dict]) -> Path:
         by_student[record["student_id"]].append(record)
         for nb in record["notebooks"]:
             path = root / record["student_id"] / record["assignment"] / f"{nb['notebook']}.html"
-            write_text_atomic(path, feedback_html(record, nb))
+            write_text_atomic(path, feedback_html(record, nb, student_code(out, record, nb["notebook"])))
     for student_id, student_records in by_student.items():
         items = "".join(
             f"<li><a href='{html.escape(r['assignment'])}/{html.escape(nb['notebook'])}.html'>"
@@ -163,7 +201,7 @@ def write_feedback(out: Path, records: list[dict]) -> Path:
 
 
 # ---------------------------------------------------------------- gradebook
-def _fill_gradebook(db_url: str, records: list[dict], templates: dict[str, Path]) -> None:
+def _fill_gradebook(db_url: str, records: list[dict], templates: dict[str, Path], overrides: dict) -> None:
     import warnings
 
     from nbgrader.api import Gradebook
@@ -194,27 +232,59 @@ def _fill_gradebook(db_url: str, records: list[dict], templates: dict[str, Path]
             for nb in record["notebooks"]:
                 for cell in nb["cells"]:
                     grade = gb.find_grade(cell["grade_id"], nb["notebook"], record["assignment"], record["student_id"])
-                    grade.auto_score = cell["score"]
+                    grade.auto_score = cell.get("auto_score", cell["score"])
+                    manual = overrides.get((record["student_id"], record["assignment"], cell["grade_id"]))
+                    grade.manual_score = manual["score"] if manual else None
                     grade.needs_manual_grade = False
             gb.db.commit()
 
 
-def write_gradebook(out: Path, records: list[dict], templates: dict[str, Path], db_url: str | None) -> str:
-    """Write the class gradebook; a SQLite file is replaced atomically."""
+def write_gradebook(
+    out: Path, records: list[dict], templates: dict[str, Path], db_url: str | None, overrides: dict | None = None
+) -> str:
+    """Write the class gradebook (automatic scores, and manual ones from ``overrides``); a
+    SQLite file is replaced atomically."""
+    overrides = overrides or {}
     if db_url:
-        _fill_gradebook(db_url, records, templates)
+        _fill_gradebook(db_url, records, templates, overrides)
         return db_url
     final = out / "gradebook.db"
     fd, tmp = tempfile.mkstemp(prefix=".gradebook.", suffix=".db", dir=out)
     os.close(fd)
     os.unlink(tmp)
     try:
-        _fill_gradebook(f"sqlite:///{tmp}", records, templates)
+        _fill_gradebook(f"sqlite:///{tmp}", records, templates, overrides)
         os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return f"sqlite:///{final}"
+
+
+def write_formgrader_files(out: Path, records: list[dict], db_url: str) -> Path:
+    """What nbgrader's formgrader needs to open this run: ``OUT/nbgrader_config.py`` pointing at
+    the gradebook in use, and the autograded notebooks in ``OUT/autograded/<student>/<assignment>/``."""
+    import shutil
+
+    for record in records:
+        kept = out / "units" / record["assignment"] / record["student_id"]
+        if kept.is_dir():
+            target = out / "autograded" / record["student_id"] / record["assignment"]
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(kept, target)
+    config = (
+        "# Written by `python -m autograder grade`: open this folder with nbgrader's formgrader\n"
+        "# (`jupyter lab` or `nbgrader formgrader` from here). Manual scores set there are kept\n"
+        "# by the next grading run.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.root = {str(out.resolve())!r}\n"
+        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.CourseDirectory.db_url = {db_url!r}\n"
+    )
+    path = out / "nbgrader_config.py"
+    write_text_atomic(path, config)
+    return path
 
 
 # ---------------------------------------------------------------- summary and report

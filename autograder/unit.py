@@ -280,9 +280,8 @@ def _cell_errors(autograded: Path) -> tuple[dict[str, str], dict[str, str], list
             if ename in _EVENTS:
                 events.append((grade_id or f"cell {index}", ename, evalue))
             if grade_id and grade_id not in errors:
-                message = evalue.splitlines()
-                first = message[0][:500] if message else ""
-                errors[grade_id] = f"{out.get('ename', 'Error')}: {first}".rstrip(": ")
+                message = evalue if len(evalue) <= 4000 else evalue[:4000] + "\n[... message cut at 4000 characters]"
+                errors[grade_id] = f"{out.get('ename', 'Error')}: {message}".rstrip(": ")
                 lines = [str(line) for line in out.get("traceback", [])]
                 if lines and lines[0] == STUDENT_TRACEBACK:  # the student's own frames (execute.py)
                     tracebacks[grade_id] = "\n".join(lines)[-5000:]
@@ -347,7 +346,7 @@ def grade_unit(spec: UnitSpec) -> dict:
         max_score = sum(c["max_score"] for c in cells)
         path = submission_dir / f"{name}.ipynb"
         if not path.is_file():
-            notebooks[name] = NotebookResult(name, "missing", 0.0, max_score, problems=[f"{name}.ipynb was not submitted"])
+            notebooks[name] = NotebookResult(name, "missing", 0.0, max_score, problems=[f"{name}.ipynb was not submitted: no notebook of that name was found for this assignment"])
             continue
         notebook, why = load_submitted_notebook(path)
         if notebook is None:
