@@ -77,6 +77,11 @@ Decisions
   ``EncoderDecoder`` and convolutions in ``make_fc_net``; modules that are not installed (a
   file the notebook wrote) cannot be checked and are reported. ``accuracy`` and ``train``
   refuse training and metric libraries (Lightning, Ignite, scikit-learn, torchmetrics, ...).
+* ``BatchNorm2d`` (09) is built from tensor operations: no normalisation routine matched by name
+  (``F.batch_norm``, ``torch.batch_norm``, ``nn.BatchNorm2d``, ``torch.native_batch_norm``, layer,
+  group and instance norm) and no NumPy round trip. ``grad_cam`` and ``occlusion_map`` may use
+  all of PyTorch (hooks, autograd, the model's own layers) but no explanation library (Captum,
+  pytorch-grad-cam, TorchCAM, ...).
 * Names with ``None`` have nothing to forbid: their hidden tests decide.
 
 Usage::
@@ -201,6 +206,18 @@ MEASURED_RECEPTIVE_FIELD = Rule(
     own_attributes_ok=True,
 )
 
+BATCHNORM_TORCH = Rule(  # 09: the module is built from tensor ops, its own parameters and buffers
+    summary="PyTorch tensor operations only",
+    allowed=frozenset({"torch", "numpy"}),
+    routines=r"(?i)batch_?norm|instance_?norm|group_?norm|layer_?norm|^norm_except_dim$",
+    routine_reason="the normalisation it must re-implement",
+    no_numpy_roundtrip=True,
+    own_attributes_ok=True,
+)
+_EXPLANATION_LIBRARIES = ("pytorch_grad_cam", "captum", "torchcam", "zennit", "lucent", "torchray", "shap", "lime")
+GRAD_CAM = Rule(summary="compute it with hooks and autograd yourself", forbidden=_EXPLANATION_LIBRARIES)
+OCCLUSION = Rule(summary="compute it yourself with the model's forward passes", forbidden=_EXPLANATION_LIBRARIES)
+
 RULES: dict[str, dict[str, Rule | None]] = {
     "01_why_not_fully_connected": {
         "dense_param_count": PLAIN_PYTHON,
@@ -258,25 +275,20 @@ RULES: dict[str, dict[str, Rule | None]] = {
         "upsample_nearest": UPSAMPLE_TORCH,
         "EncoderDecoder": ENCODER_DECODER,
     },
+    "09_normalisation_and_visualisation": {
+        "batchnorm2d_forward": NUMPY_ONLY,
+        "batchnorm2d_backward": NUMPY_ONLY,
+        "BatchNorm2d": BATCHNORM_TORCH,
+        "grad_cam": GRAD_CAM,
+        "occlusion_map": OCCLUSION,
+    },
 }
 
 # Names of the course contract (EXERCISE_API.md) that no assignment grades yet: move them
 # into RULES[assignment] when one does.
 UNGRADED_RULES: dict[str, Rule] = {
-    "batchnorm2d_forward": NUMPY_ONLY,
-    "batchnorm2d_backward": NUMPY_ONLY,
-    "BatchNorm2d": Rule(
-        summary="PyTorch tensor operations only",
-        allowed=frozenset({"torch", "numpy"}),
-        routines=r"(?i)batch_?norm|instance_?norm|group_?norm|layer_?norm|^norm_except_dim$",
-        routine_reason="the normalisation it must re-implement",
-        no_numpy_roundtrip=True,
-        own_attributes_ok=True,
-    ),
     "causal_conv1d_torch": CONV2D_TORCH,
     "average_precision": Rule(summary="NumPy only", allowed=frozenset({"numpy"})),
-    "grad_cam": Rule(summary="compute it with autograd yourself", forbidden=("pytorch_grad_cam", "captum")),
-    "occlusion_map": Rule(summary="compute it yourself", forbidden=("captum",)),
     "UNet": ENCODER_DECODER,
 }
 
