@@ -20,6 +20,8 @@ from torch import nn
 __all__ = ["History", "as_tensors", "evaluate", "fit"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+Scheduler = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
 
 
 @dataclass
@@ -31,10 +33,15 @@ class History:
     train_acc: list[float] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
     test_acc: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
-    def record(self, epoch: int, train: tuple[float, float], test: tuple[float, float] | None) -> None:
+    def record(
+        self, epoch: int, train: tuple[float, float], test: tuple[float, float] | None, lr: float | None = None
+    ) -> None:
         self.epoch.append(epoch)
+        if lr is not None:
+            self.lr.append(lr)
         self.train_loss.append(train[0])
         self.train_acc.append(train[1])
         if test is not None:
@@ -105,20 +112,38 @@ def fit(
     loss_fn: LossFn = nn.functional.cross_entropy,
     eval_every: int = 1,
     seed: int = 0,
+    momentum: float = 0.9,
+    scheduler: Scheduler | None = None,
+    augment: Augment | None = None,
 ) -> History:
     """Train ``model`` in place with mini-batches; return the per-epoch :class:`History`.
 
     ``train`` and ``test`` are ``(x, y)`` tensors already on the model's device (see
-    :func:`as_tensors`). ``optimizer`` is ``"adam"`` or ``"sgd"`` (momentum 0.9).
+    :func:`as_tensors`). ``optimizer`` is ``"adam"``, ``"adamw"`` (decoupled weight decay)
+    or ``"sgd"`` (with ``momentum``, 0.9 by default).
+
+    Optional extras, all off by default:
+
+    * ``scheduler(opt, total_steps)`` returns a ``torch.optim.lr_scheduler`` object, which
+      is stepped after every mini-batch (``total_steps = epochs * batches per epoch``);
+      the learning rate in use at each evaluation is recorded in ``History.lr``.
+    * ``augment(x_batch, generator)`` returns a randomly transformed copy of a training
+      mini-batch; it draws its random numbers from ``generator`` (a seeded CPU
+      ``torch.Generator``), so runs repeat exactly. Evaluation never augments.
     """
     x, y = train
     if optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    elif optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     elif optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     else:
-        raise ValueError(f"unknown optimizer {optimizer!r}: use 'adam' or 'sgd'")
+        raise ValueError(f"unknown optimizer {optimizer!r}: use 'adam', 'adamw' or 'sgd'")
+    batches_per_epoch = -(-len(x) // batch_size)
+    schedule = scheduler(opt, epochs * batches_per_epoch) if scheduler is not None else None
     generator = torch.Generator(device="cpu").manual_seed(seed)
+    augment_generator = torch.Generator(device="cpu").manual_seed(seed + 1)
     history = History()
     started = time.perf_counter()
     model.train()
@@ -126,13 +151,19 @@ def fit(
         order = torch.randperm(len(x), generator=generator).to(x.device)
         for start in range(0, len(x), batch_size):
             batch = order[start : start + batch_size]
+            inputs = x[batch] if augment is None else augment(x[batch], augment_generator)
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[batch]), y[batch])
+            loss = loss_fn(model(inputs), y[batch])
             loss.backward()
             opt.step()
+            if schedule is not None:
+                schedule.step()
         if epoch % eval_every == 0 or epoch == epochs:
             history.record(
-                epoch, evaluate(model, x, y, loss_fn), evaluate(model, *test, loss_fn) if test else None
+                epoch,
+                evaluate(model, x, y, loss_fn),
+                evaluate(model, *test, loss_fn) if test else None,
+                lr=opt.param_groups[0]["lr"],
             )
     history.seconds = time.perf_counter() - started
     return history
