@@ -111,6 +111,9 @@ class Diagram:
             self.nodes[name] = _Node(x, y, text, kind, size, size, colour or COLOURS["op"])
         else:
             lines = text.count("\n") + 1
+            # widen to fit the longest line: about 0.068 units per character at 8.5 pt
+            fits = 0.068 * max(len(line) for line in text.split("\n")) + 0.2
+            width = max(width or self.box_width, fits * self.fontsize / 8.5)
             self.nodes[name] = _Node(
                 x, y, text, kind, width or self.box_width,
                 height or self.box_height + 0.16 * (lines - 1), colour or COLOURS.get(kind, "#ffffff"),

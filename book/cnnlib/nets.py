@@ -4,9 +4,10 @@
 * Small nets: :func:`digits_cnn` (8x8 digits), :func:`deep_conv1d` (plain or residual,
   for the degradation experiment), :func:`tiny_segmenter` (encoder-decoder).
 * Case studies, built from ``torch.nn`` layers: :func:`alexnet_two_tower`, :func:`zfnet`,
-  :func:`vgg_net`, :func:`nin_net`, :class:`Inception`, :class:`Residual` with
-  :func:`basic_residual` / :func:`bottleneck_residual` and :func:`resnet_net`,
-  :func:`densenet_net`, :func:`squeezenet_v1`, :func:`mobilenet_v1`, :class:`SqueezeExcite`.
+  :func:`vgg_net`, :func:`nin_net`, and :func:`conv_bn` (convolution, BatchNorm, ReLU), the
+  unit that ResNet-style networks repeat. The blocks of chapter 7 (residual, bottleneck,
+  Inception, fire, depthwise separable, MBConv, squeeze-and-excitation, dense) are written
+  in that chapter, where they are taught.
 * :func:`layer_table` runs one forward pass with hooks (on the ``meta`` device by default,
   so nothing is computed) and returns a row per leaf layer; :func:`layer_summary` and
   :func:`table` display rows as an HTML table.
@@ -25,29 +26,18 @@ from torch import nn
 
 __all__ = [
     "VGG_CONFIGS",
-    "Fire",
-    "Inception",
     "LayerRow",
-    "Residual",
-    "SqueezeExcite",
     "Table",
     "alexnet_two_tower",
-    "basic_residual",
-    "bottleneck_residual",
     "conv_bn",
     "count_params",
     "deep_conv1d",
-    "densenet_net",
     "digits_cnn",
     "layer_summary",
     "layer_table",
     "mnist1d_cnn",
     "mnist1d_fc",
-    "mobilenet_v1",
     "nin_net",
-    "resnet_net",
-    "separable_conv",
-    "squeezenet_v1",
     "table",
     "tiny_segmenter",
     "totals",
@@ -466,39 +456,6 @@ def nin_net(classes: int = 1000) -> nn.Sequential:
     )
 
 
-def _conv_relu(c_in: int, c_out: int, k: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2), nn.ReLU())
-
-
-class Inception(nn.Module):
-    """GoogLeNet's module from a dict of widths; ``reduce=False`` drops the 1x1 bottlenecks.
-
-    Keys: ``1x1``, ``3x3_reduce``, ``3x3``, ``5x5_reduce``, ``5x5``, ``pool_proj``. Without the
-    reductions the 3x3 and 5x5 convolutions see all input channels and the pool branch
-    passes its input through (the "naive" module of the paper).
-    """
-
-    def __init__(self, c_in: int, widths: dict[str, int], reduce: bool = True):
-        super().__init__()
-        w = widths
-        self.one = _conv_relu(c_in, w["1x1"], 1)
-        if reduce:
-            self.three = nn.Sequential(
-                _conv_relu(c_in, w["3x3_reduce"], 1), _conv_relu(w["3x3_reduce"], w["3x3"], 3)
-            )
-            self.five = nn.Sequential(
-                _conv_relu(c_in, w["5x5_reduce"], 1), _conv_relu(w["5x5_reduce"], w["5x5"], 5)
-            )
-            self.pool = nn.Sequential(nn.MaxPool2d(3, 1, 1), _conv_relu(c_in, w["pool_proj"], 1))
-        else:
-            self.three = _conv_relu(c_in, w["3x3"], 3)
-            self.five = _conv_relu(c_in, w["5x5"], 5)
-            self.pool = nn.MaxPool2d(3, 1, 1)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.cat([branch(features) for branch in (self.one, self.three, self.five, self.pool)], dim=1)
-
-
 def conv_bn(
     c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1, relu: bool = True
 ) -> nn.Sequential:
@@ -510,223 +467,3 @@ def conv_bn(
     if relu:
         parts.append(nn.ReLU(inplace=True))
     return nn.Sequential(*parts)
-
-
-class Residual(nn.Module):
-    """``relu(shortcut(x) + gate(branch(x)))`` with optional stochastic depth.
-
-    ``shortcut`` is the identity unless given. ``survival < 1`` turns on stochastic depth:
-    in training the whole branch is skipped with probability ``1 - survival`` (one draw per
-    forward pass); in evaluation the branch is scaled by ``survival``. ``gate`` is an
-    optional module applied to the branch output (e.g. :class:`SqueezeExcite`).
-    """
-
-    def __init__(
-        self,
-        branch: nn.Module,
-        shortcut: nn.Module | None = None,
-        survival: float = 1.0,
-        gate: nn.Module | None = None,
-    ):
-        super().__init__()
-        self.branch = branch
-        self.shortcut = shortcut if shortcut is not None else nn.Identity()
-        self.gate = gate if gate is not None else nn.Identity()
-        self.survival = survival
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        identity = self.shortcut(features)
-        if self.training and self.survival < 1.0 and torch.rand(()) > self.survival:
-            return torch.relu(identity)
-        out = self.gate(self.branch(features))
-        if not self.training and self.survival < 1.0:
-            out = out * self.survival
-        return torch.relu(identity + out)
-
-
-def _projection(c_in: int, c_out: int, stride: int) -> nn.Module | None:
-    return None if (c_in == c_out and stride == 1) else conv_bn(c_in, c_out, 1, stride, relu=False)
-
-
-def basic_residual(c_in: int, c_out: int, stride: int = 1, **kwargs) -> Residual:
-    """Two 3x3 conv-BN layers; a 1x1 projection when the shape changes."""
-    branch = nn.Sequential(conv_bn(c_in, c_out, 3, stride), conv_bn(c_out, c_out, 3, relu=False))
-    return Residual(branch, _projection(c_in, c_out, stride), **kwargs)
-
-
-def bottleneck_residual(
-    c_in: int, c_out: int, stride: int = 1, width: int | None = None, groups: int = 1, **kwargs
-) -> Residual:
-    """1x1 down to ``width`` (default ``c_out // 4``), 3x3 (stride, ``groups``), 1x1 up to ``c_out``."""
-    width = width or c_out // 4
-    branch = nn.Sequential(
-        conv_bn(c_in, width, 1),
-        conv_bn(width, width, 3, stride, groups=groups),
-        conv_bn(width, c_out, 1, relu=False),
-    )
-    return Residual(branch, _projection(c_in, c_out, stride), **kwargs)
-
-
-def resnet_net(
-    depths: Sequence[int] = (2, 2, 2, 2),
-    bottleneck: bool = False,
-    classes: int = 1000,
-    groups: int = 1,
-    width_per_group: int = 64,
-    survival_last: float = 1.0,
-    se_reduction: int | None = None,
-) -> nn.Sequential:
-    """ResNet family for 224x224 input (7x7 stem, 3x3 max-pool, four stages, average pool).
-
-    ``depths=(2, 2, 2, 2)`` is ResNet-18, ``(3, 4, 6, 3)`` ResNet-34, and with
-    ``bottleneck=True`` ResNet-50. ``groups``/``width_per_group`` give ResNeXt (32, 4) and
-    Wide ResNet (1, 128). ``survival_last < 1`` sets stochastic depth with the linear decay
-    rule; ``se_reduction`` adds a squeeze-and-excitation gate to every block.
-    """
-    blocks_total = sum(depths)
-    stages: OrderedDict[str, nn.Module] = OrderedDict(
-        stem=conv_bn(3, 64, 7, stride=2), pool=nn.MaxPool2d(3, 2, padding=1)
-    )
-    c_in, block_index = 64, 0
-    for stage, count in enumerate(depths):
-        planes = 64 * 2**stage
-        c_out = planes * 4 if bottleneck else planes
-        blocks = []
-        for i in range(count):
-            block_index += 1
-            stride = 2 if (i == 0 and stage > 0) else 1
-            options = {"survival": 1.0 - block_index / blocks_total * (1.0 - survival_last)}
-            if se_reduction:
-                options["gate"] = SqueezeExcite(c_out, se_reduction)
-            if bottleneck:
-                width = int(planes * width_per_group / 64) * groups
-                blocks.append(bottleneck_residual(c_in, c_out, stride, width=width, groups=groups, **options))
-            else:
-                blocks.append(basic_residual(c_in, c_out, stride, **options))
-            c_in = c_out
-        stages[f"stage{stage + 1}"] = nn.Sequential(*blocks)
-    stages["avgpool"] = nn.AdaptiveAvgPool2d(1)
-    stages["flatten"] = nn.Flatten()
-    stages["fc"] = nn.Linear(c_in, classes)
-    return nn.Sequential(stages)
-
-
-class _DenseLayer(nn.Module):
-    """BN-ReLU-1x1 conv (4k) - BN-ReLU-3x3 conv (k); output appended to the input channels."""
-
-    def __init__(self, c_in: int, growth: int):
-        super().__init__()
-        self.new = nn.Sequential(
-            nn.BatchNorm2d(c_in), nn.ReLU(inplace=True), nn.Conv2d(c_in, 4 * growth, 1, bias=False),
-            nn.BatchNorm2d(4 * growth), nn.ReLU(inplace=True), nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False),
-        )  # fmt: skip
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.cat((features, self.new(features)), 1)
-
-
-def densenet_net(
-    blocks: Sequence[int] = (6, 12, 24, 16), growth: int = 32, stem: int = 64, classes: int = 1000
-) -> nn.Sequential:
-    """DenseNet-BC (DenseNet-121 by default): dense blocks joined by halving transitions."""
-    parts: list[nn.Module] = [
-        nn.Conv2d(3, stem, 7, 2, 3, bias=False),
-        nn.BatchNorm2d(stem),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(3, 2, 1),
-    ]
-    channels = stem
-    for b, layers in enumerate(blocks):
-        for _ in range(layers):
-            parts.append(_DenseLayer(channels, growth))
-            channels += growth
-        if b < len(blocks) - 1:
-            parts += [
-                nn.BatchNorm2d(channels),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(channels, channels // 2, 1, bias=False),
-                nn.AvgPool2d(2),
-            ]
-            channels //= 2
-    parts += [
-        nn.BatchNorm2d(channels),
-        nn.ReLU(inplace=True),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(channels, classes),
-    ]
-    return nn.Sequential(*parts)
-
-
-class Fire(nn.Module):
-    """SqueezeNet's module: 1x1 squeeze to ``s`` channels, then ``e1`` 1x1 and ``e3`` 3x3 expands."""
-
-    def __init__(self, c_in: int, s: int, e1: int, e3: int):
-        super().__init__()
-        self.squeeze = _conv_relu(c_in, s, 1)
-        self.expand = nn.ModuleList([_conv_relu(s, e1, 1), _conv_relu(s, e3, 3)])
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        squeezed = self.squeeze(features)
-        return torch.cat([e(squeezed) for e in self.expand], 1)
-
-
-def squeezenet_v1(classes: int = 1000) -> nn.Sequential:
-    """SqueezeNet 1.0 (224x224 input): 1,248,424 parameters at 1000 classes."""
-    fires = [
-        (96, 16, 64),
-        (128, 16, 64),
-        (128, 32, 128),
-        "M",
-        (256, 32, 128),
-        (256, 48, 192),
-        (384, 48, 192),
-        (384, 64, 256),
-        "M",
-        (512, 64, 256),
-    ]
-    parts: list[nn.Module] = [nn.Conv2d(3, 96, 7, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True)]
-    for f in fires:
-        parts.append(nn.MaxPool2d(3, 2, ceil_mode=True) if f == "M" else Fire(f[0], f[1], f[2], f[2]))
-    parts += [nn.Dropout(0.5), nn.Conv2d(512, classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*parts)
-
-
-def separable_conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    """3x3 depthwise conv-BN-ReLU then 1x1 pointwise conv-BN-ReLU."""
-    return nn.Sequential(conv_bn(c_in, c_in, 3, stride, groups=c_in), conv_bn(c_in, c_out, 1))
-
-
-def mobilenet_v1(classes: int = 1000, alpha: float = 1.0) -> nn.Sequential:
-    """MobileNet v1 for 224x224 input; ``alpha`` is the width multiplier."""
-    plan = (
-        [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
-    )
-    c = int(32 * alpha)
-    parts: list[nn.Module] = [conv_bn(3, c, 3, stride=2)]
-    for width, stride in plan:
-        parts.append(separable_conv(c, int(width * alpha), stride))
-        c = int(width * alpha)
-    parts += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, classes)]
-    return nn.Sequential(*parts)
-
-
-class SqueezeExcite(nn.Module):
-    """Channel gate: global average pool, bottleneck of ``channels // reduction``, sigmoid, rescale.
-
-    Written with 1x1 convolutions, which on a 1x1 map are the two dense layers of SENet.
-    """
-
-    def __init__(self, channels: int, reduction: int = 16):
-        super().__init__()
-        hidden = max(1, channels // reduction)
-        self.gate = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(channels, hidden, 1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, channels, 1),
-            nn.Sigmoid(),
-        )
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return features * self.gate(features)
