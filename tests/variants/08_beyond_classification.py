@@ -202,6 +202,195 @@ class EncoderDecoder(nn.Module):
         return self.dec2(torch.cat([self.up2(d1), e0], dim=1))
 '''
 
+ED_NO_BN_NO_SKIPS = '''
+import torch
+from torch import nn
+
+class EncoderDecoder(nn.Module):
+    """No BatchNorm and no skip connections: the plainest network the list asks for."""
+
+    def __init__(self, in_channels, num_classes, width=16):
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, w, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(4 * w, 4 * w, 3, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2), nn.ReLU(),
+            nn.ConvTranspose2d(2 * w, w, 2, stride=2), nn.ReLU(),
+            nn.Conv2d(w, num_classes, 3, padding=1),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+'''
+
+AP_LOOPS = '''
+import numpy as np
+
+def average_precision(scores, is_match, n_ground_truth):
+    scores = np.asarray(scores, dtype=float)
+    is_match = np.asarray(is_match, dtype=bool)
+    if scores.ndim != 1 or is_match.shape != scores.shape:
+        raise ValueError("scores and is_match must both have shape (M,)")
+    if n_ground_truth < 0 or is_match.sum() > n_ground_truth:
+        raise ValueError("n_ground_truth must be >= 0 and at least the number of matches")
+    if n_ground_truth == 0:
+        return 0.0
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])   # sorted() is stable
+    precisions, recalls, hits = [], [], 0
+    for rank, i in enumerate(order, start=1):
+        hits += bool(is_match[i])
+        precisions.append(hits / rank)
+        recalls.append(hits / n_ground_truth)
+    total, previous = 0.0, 0.0
+    for i in range(len(order)):
+        total += (recalls[i] - previous) * max(precisions[i:])
+        previous = recalls[i]
+    return float(total)
+'''
+
+AP_VOC = '''
+import numpy as np
+
+def average_precision(scores, is_match, n_ground_truth):
+    scores = np.asarray(scores, dtype=np.float64)
+    hit = np.asarray(is_match).astype(bool)
+    if scores.ndim != 1 or hit.shape != scores.shape:
+        raise ValueError(f"scores {scores.shape} and is_match {hit.shape} must be (M,)")
+    if n_ground_truth < 0:
+        raise ValueError("negative n_ground_truth")
+    if hit.sum() > n_ground_truth:
+        raise ValueError("more matches than ground-truth boxes")
+    if n_ground_truth == 0:
+        return 0.0
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    tp = np.cumsum(hit[order])
+    rec = tp / n_ground_truth
+    prec = tp / np.maximum(np.arange(1, len(scores) + 1), 1)
+    mrec = np.concatenate(([0.0], rec, [1.0]))       # the VOC devkit's code
+    mpre = np.concatenate(([0.0], prec, [0.0]))
+    for i in range(len(mpre) - 2, -1, -1):
+        mpre[i] = max(mpre[i], mpre[i + 1])
+    steps = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
+'''
+
+CAUSAL_TAPS = '''
+import torch
+
+def causal_conv1d_torch(x, w, b=None, dilation=1):
+    if x.dim() != 3 or w.dim() != 3 or w.shape[1] != x.shape[1] or w.shape[2] == 0:
+        raise ValueError("x must be (N, C, L) and w (F, C, K) with K >= 1 and matching C")
+    if b is not None and b.shape != (w.shape[0],):
+        raise ValueError("b must be (F,)")
+    if type(dilation) is not int or dilation < 1:
+        raise ValueError("dilation must be an int >= 1")
+    n, c, length = x.shape
+    k = w.shape[2]
+    out = torch.zeros(n, w.shape[0], length, dtype=x.dtype, device=x.device)
+    for tap in range(k):
+        delay = dilation * (k - 1 - tap)          # how far back this tap looks
+        if delay >= length:
+            continue
+        shifted = torch.cat([x.new_zeros(n, c, delay), x[:, :, : length - delay]], dim=2)
+        out = out + torch.einsum("fc,ncl->nfl", w[:, :, tap], shifted)
+    return out if b is None else out + b.reshape(1, -1, 1)
+'''
+
+CAUSAL_UNFOLD = '''
+import torch
+import torch.nn.functional as F
+
+def causal_conv1d_torch(x, w, b=None, dilation=1):
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError("x and w must be 3-D")
+    if x.shape[1] != w.shape[1]:
+        raise ValueError("channel mismatch")
+    if w.shape[-1] < 1:
+        raise ValueError("empty kernel")
+    if b is not None and tuple(b.shape) != (w.shape[0],):
+        raise ValueError("bad bias shape")
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError("bad dilation")
+    k = w.shape[-1]
+    span = dilation * (k - 1) + 1
+    windows = F.pad(x, (span - 1, 0)).unfold(2, span, 1)[..., ::dilation]   # (N, C, L, K)
+    out = torch.einsum("nclk,fck->nfl", windows, w)
+    return out if b is None else out + b[None, :, None]
+'''
+
+UNET_STRIDED = '''
+import torch
+from torch import nn
+
+class UNet(nn.Module):
+    """Strided convolutions down, transposed convolutions up, [up, skip] order, no BatchNorm."""
+
+    def __init__(self, in_channels, num_classes, width=16, depth=2):
+        super().__init__()
+        c = [width * 2 ** k for k in range(depth + 1)]
+        self.depth = depth
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, c[0], 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(c[0], c[0], 3, padding=1), nn.ReLU())
+        self.down = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(c[k], c[k + 1], 3, stride=2, padding=1), nn.ReLU(),
+                          nn.Conv2d(c[k + 1], c[k + 1], 3, padding=1), nn.ReLU()) for k in range(depth))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(c[k + 1], c[k], 2, stride=2) for k in range(depth))
+        self.merge = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(2 * c[k], c[k], 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(c[k], c[k], 3, padding=1), nn.ReLU()) for k in range(depth))
+        self.head = nn.Conv2d(c[0], num_classes, 1)
+
+    def forward(self, x):
+        skips = [self.stem(x)]
+        for step in self.down:
+            skips.append(step(skips[-1]))
+        y = skips[-1]
+        for k in range(self.depth - 1, -1, -1):
+            y = self.merge[k](torch.cat([self.up[k](y), skips[k]], dim=1))
+        return self.head(y)
+'''
+
+UNET_FUNCTIONAL = '''
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+class _Block(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+
+class UNet(nn.Module):
+    """Functional ReLU and max-pool; nearest upsampling and a 1x1 convolution on the way up."""
+
+    def __init__(self, in_channels, num_classes, width=16, depth=2):
+        super().__init__()
+        ch = [width << k for k in range(depth + 1)]
+        self.enc = nn.ModuleList([_Block(in_channels, ch[0])] + [_Block(ch[k - 1], ch[k]) for k in range(1, depth + 1)])
+        self.reduce = nn.ModuleList(nn.Conv2d(ch[k + 1], ch[k], 1) for k in range(depth))
+        self.dec = nn.ModuleList(_Block(2 * ch[k], ch[k]) for k in range(depth))
+        self.out = nn.Conv2d(ch[0], num_classes, 1)
+
+    def forward(self, x):
+        feats = []
+        for k, block in enumerate(self.enc):
+            x = block(F.max_pool2d(x, 2) if k else x)
+            feats.append(x)
+        for k in reversed(range(len(self.dec))):
+            up = self.reduce[k](x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3))
+            x = self.dec[k](torch.cat([feats[k], up], dim=1))
+        return self.out(x)
+'''
+
 CORRECT = {
     "loops": {
         "iou": IOU_PLAIN,
@@ -379,6 +568,133 @@ def _ed(**changes):
     return _ED.format(**{**_ED_DEFAULTS, **changes})
 
 
+_AP = '''
+import numpy as np
+
+def average_precision(scores, is_match, n_ground_truth):
+    scores = np.asarray(scores, dtype=np.float64)
+    hit = np.asarray(is_match).astype(bool)
+    if scores.ndim != 1 or hit.shape != scores.shape:
+        raise ValueError("scores and is_match must be (M,)")
+    if n_ground_truth < 0 or hit.sum() > n_ground_truth:
+        raise ValueError("bad n_ground_truth")
+{zero}
+    order = {order}
+    tp = np.cumsum(hit[order])
+    precision = tp / np.arange(1, len(scores) + 1)
+    recall = tp / {denominator}
+    {envelope}
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+'''
+
+_AP_DEFAULTS = {
+    "zero": "    if n_ground_truth == 0:\n        return 0.0",
+    "order": 'np.argsort(-scores, kind="stable")',
+    "denominator": "n_ground_truth",
+    "envelope": "precision = np.maximum.accumulate(precision[::-1])[::-1]",
+}
+
+
+def _ap(**changes):
+    return _AP.format(**{**_AP_DEFAULTS, **changes})
+
+
+_AP_ELEVEN = '''
+import numpy as np
+
+def average_precision(scores, is_match, n_ground_truth):
+    scores = np.asarray(scores, dtype=np.float64)
+    hit = np.asarray(is_match).astype(bool)
+    if scores.ndim != 1 or hit.shape != scores.shape:
+        raise ValueError("scores and is_match must be (M,)")
+    if n_ground_truth < 0 or hit.sum() > n_ground_truth:
+        raise ValueError("bad n_ground_truth")
+    if n_ground_truth == 0:
+        return 0.0
+    order = np.argsort(-scores, kind="stable")
+    tp = np.cumsum(hit[order])
+    precision = tp / np.arange(1, len(scores) + 1)
+    recall = tp / n_ground_truth
+    levels = np.linspace(0.0, 1.0, 11)            # PASCAL VOC 2007: 11 recall levels
+    return float(np.mean([precision[recall >= t].max() if (recall >= t).any() else 0.0 for t in levels]))
+'''
+
+_CAUSAL = '''
+import torch
+
+def causal_conv1d_torch(x, w, b=None, dilation=1):
+    if x.ndim != 3 or w.ndim != 3 or w.shape[1] != x.shape[1] or w.shape[2] < 1:
+        raise ValueError("x must be (N, C, L) and w (F, C, K)")
+    if b is not None and tuple(b.shape) != (w.shape[0],):
+        raise ValueError("b must be (F,)")
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError("dilation must be an int >= 1")
+    n, c, length = x.shape
+    k = w.shape[2]
+    d = {d}
+    total = d * (k - 1)
+    left = {left}
+    padded = torch.cat([x.new_zeros(n, c, left), x, x.new_zeros(n, c, total - left)], dim=2)
+    kernel = {kernel}
+    out = sum(torch.einsum("ncl,fc->nfl", padded[:, :, i * d : i * d + length], kernel[:, :, i]) for i in range(k))
+    return {result}
+'''
+
+_CAUSAL_DEFAULTS = {
+    "d": "dilation",
+    "left": "total",
+    "kernel": "w",
+    "result": "out if b is None else out + b[:, None]",
+}
+
+
+def _causal(**changes):
+    return _CAUSAL.format(**{**_CAUSAL_DEFAULTS, **changes})
+
+
+_UNET = '''
+import torch
+from torch import nn
+
+def _block(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+                         nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+
+class UNet(nn.Module):
+    def __init__(self, in_channels, num_classes, width=16, depth=2):
+        super().__init__()
+        depth = {depth}
+        self.depth = depth
+        c = {channels}
+        self.enc = nn.ModuleList([_block(in_channels, c[0])] + [_block(c[k - 1], c[k]) for k in range(1, depth + 1)])
+        self.pool = nn.MaxPool2d(2)
+        self.up = nn.ModuleList(nn.ConvTranspose2d(c[k + 1], c[k], 2, stride=2) for k in range(depth))
+        self.dec = nn.ModuleList(_block({merged}, c[k]) for k in range(depth))
+        self.head = nn.Conv2d(c[0], num_classes, 1)
+
+    def forward(self, x):
+        feats = []
+        for k, block in enumerate(self.enc):
+            x = block(self.pool(x) if k else x)
+            feats.append(x)
+        for k in reversed(range(self.depth)):
+            u = self.up[k](x)
+            x = self.dec[k]({join})
+        return self.head(x)
+'''
+
+_UNET_DEFAULTS = {
+    "depth": "depth",
+    "channels": "[width * 2 ** k for k in range(depth + 1)]",
+    "merged": "2 * c[k]",
+    "join": "torch.cat([feats[k], u], dim=1)",
+}
+
+
+def _unet(**changes):
+    return _UNET.format(**{**_UNET_DEFAULTS, **changes})
+
+
 MISTAKES = {
     "iou": {
         "negative overlaps not clamped to 0": _iou(inter="w * h"),
@@ -481,5 +797,39 @@ def upsample_nearest(x, scale):
         "a fully-connected bottleneck sized for 32x32 inputs": _ed(
             extra_init="self.fc = nn.Linear(8 * 8, 8 * 8)  # mixes all positions of the 8x8 bottleneck",
             forward_tail="return self.head(self.up2(self.up1(self.fc(z.flatten(2)).view_as(z)) + s1) + s0)"),
+    },
+    "average_precision": {
+        "no precision envelope": _ap(envelope="pass"),
+        "11-point interpolation": _AP_ELEVEN,
+        "ties reordered (argsort of the scores, reversed)": _ap(order="np.argsort(scores)[::-1]"),
+        "recall divided by the number of detections instead of n_ground_truth": _ap(denominator="len(scores)"),
+        "no 0.0 for no ground truth (nan from 0 / 0)": _ap(zero=""),
+        "envelope taken from the left": _ap(envelope="precision = np.maximum.accumulate(precision)"),
+    },
+    "causal_conv1d_torch": {
+        "symmetric padding (not causal)": _causal(left="total // 2"),
+        "dilation ignored": _causal(d="1"),
+        "kernel flipped": _causal(kernel="w.flip(-1)"),
+        "bias missing": _causal(result="out"),
+        "right padding": _causal(left="0"),
+        "calls F.conv1d": """
+import torch
+import torch.nn.functional as F
+
+def causal_conv1d_torch(x, w, b=None, dilation=1):
+    if x.ndim != 3 or w.ndim != 3 or w.shape[1] != x.shape[1] or w.shape[2] < 1:
+        raise ValueError("x must be (N, C, L) and w (F, C, K)")
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError("dilation must be an int >= 1")
+    return F.conv1d(F.pad(x, (dilation * (w.shape[2] - 1), 0)), w, b, dilation=dilation)
+""",
+    },
+    "UNet": {
+        "no skip connections": _unet(merged="c[k]", join="u"),
+        "skips added instead of concatenated": _unet(merged="c[k]", join="u + feats[k]"),
+        "channels grow as width * (k + 1) instead of doubling": _unet(channels="[width * (k + 1) for k in range(depth + 1)]"),
+        "depth ignored (always two levels)": _unet(depth="2"),
+        "channels stop doubling after two levels (wrong at depth 3)": _unet(
+            channels="[width * 2 ** min(k, 2) for k in range(depth + 1)]"),
     },
 }
