@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Tools of the environment (jupyter-book, alembic for nbgrader) come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: env system-deps book test release lint clean
+.PHONY: env system-deps book test release lint clean gpu-check
 
 # System packages: bubblewrap (the grader's sandbox) and Chromium (browser tests).
 system-deps:
@@ -43,6 +43,12 @@ release: env
 
 lint: env
 	$(BIN)/ruff check .
+
+# On a machine with CUDA: every reference-filled student notebook with TF32 off and on, the
+# grader on a small class and the benchmarks' CUDA figures (benchmarks/gpu_check.py); the
+# result is recorded beside the CPU run. Without CUDA it says so and checks nothing.
+gpu-check: env
+	$(BIN)/python -m benchmarks.gpu_check --json benchmarks/results/gpu_check.json
 
 clean:
 	rm -rf _build
