@@ -73,6 +73,7 @@ def test_reimplementations_and_numpy_parts_have_rules():
     for assignment, name in [
         ("02_convolution", "conv2d_torch"), ("04_pooling_upsampling", "maxpool2d_torch"),
         ("04_pooling_upsampling", "conv_transpose2d_torch"), ("08_beyond_classification", "upsample_nearest"),
+        ("09_normalisation_and_visualisation", "BatchNorm2d"),
     ]:
         rule = RULES[assignment][name]
         assert rule is not None and rule.routines and rule.no_numpy_roundtrip, name
@@ -339,6 +340,55 @@ def test_other_assignments():
             import torch
             return torch.nn.Conv1d(1, 1, kernel_size, stride, padding, dilation)(torch.zeros(1, 1, n)).shape[-1]
     """}), "conv_output_size", "torch")
+
+
+BATCHNORM_HEAD = """
+class BatchNorm2d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.eps, self.momentum = eps, momentum
+
+    def forward(self, x):
+"""
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ("return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training)",
+     "torch.nn.functional.batch_norm"),
+    ("return torch.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, self.training, "
+     "self.momentum, self.eps, False)", "torch.batch_norm"),
+    ("return nn.BatchNorm2d(x.shape[1])(x)", "torch.nn.BatchNorm2d"),
+    ("return torch.native_batch_norm(x, self.weight, self.bias, None, None, True, 0.1, 1e-5)[0]", "native_batch_norm"),
+    ("return F.group_norm(x, 1, self.weight, self.bias)", "group_norm"),
+    ("return torch.from_numpy((x.numpy() - x.numpy().mean()) / x.numpy().std())", "numpy"),
+])
+def test_batchnorm_module_rebuilds_the_normalisation(body, fragment):
+    result = found("09_normalisation_and_visualisation",
+                   {"BatchNorm2d": BATCHNORM_HEAD + textwrap.indent(body, " " * 8)})
+    assert fragment in "\n".join(result.pop("BatchNorm2d", [])), fragment
+    assert not result, result
+
+
+def test_explanations_use_no_explanation_library():
+    only(found("09_normalisation_and_visualisation", {"grad_cam": """
+        def grad_cam(model, layer, x, target):
+            from pytorch_grad_cam import GradCAM
+            return GradCAM(model=model, target_layers=[layer])(x)
+    """}), "grad_cam", "pytorch_grad_cam")
+    only(found("09_normalisation_and_visualisation", {"occlusion_map": """
+        def occlusion_map(model, x, target, patch, stride, fill=0.0):
+            import captum.attr
+            return captum.attr.Occlusion(model).attribute(x, target=target, sliding_window_shapes=(1, patch, patch))
+    """}), "occlusion_map", "captum")
+    assert found("09_normalisation_and_visualisation", {"occlusion_map": """
+        def occlusion_map(model, x, target, patch, stride, fill=0.0):
+            windows = F.unfold(x, patch, stride=stride)
+            return model(x)[:, target] - windows.sum() * 0
+    """}) == {}
 
 
 def test_allowed_tools_stay_allowed():
