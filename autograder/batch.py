@@ -16,15 +16,16 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .course import SOLUTIONS_DIR, assignment_digest, list_assignments, source_notebooks
 from .io import write_json_atomic
 from .plan import write_plan
+from .policy import Policy
 from .release import generate
 from .sandbox import sandbox_problem
-from .submissions import LAYOUT_HELP, Collection, Submission, SubmissionError, collect
+from .submissions import LAYOUT_HELP, Collection, Submission, SubmissionError, collect, timestamp_text
 from .unit import RESULT_VERSION, UnitSpec, submission_digest, template_notebooks
 
 STARTUP_MARGIN_S = 120
@@ -44,6 +45,7 @@ class GradeOptions:
     quiet: bool = False
     students: list[str] | None = None  # only these students (None: everyone found)
     force: bool = False  # regrade units whose inputs did not change
+    policy: Policy = field(default_factory=Policy)  # due dates and the late rule (course.toml)
 
 
 def unit_result_path(out: Path, assignment: str, student_id: str) -> Path:
@@ -220,6 +222,10 @@ def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOp
         threads=max(1, (os.cpu_count() or 1) // max(1, options.jobs)),
         sandbox=options.sandbox,
         input_digest=digest,
+        due=due.isoformat() if (due := options.policy.due_utc(unit.assignment)) else "",
+        late_rule=options.policy.late.rule,
+        percent_per_day=options.policy.late.percent_per_day,
+        grace_minutes=options.policy.late.grace_minutes,
     )
     log_path = options.out / "logs" / unit.assignment / f"{unit.student_id}.log"
     failure = worker.grade(spec, log_path)
@@ -289,6 +295,33 @@ def remember_students(out: Path, collection: Collection) -> Path:
     return path
 
 
+def _policy_digest(digest: str, assignment: str, policy: Policy) -> str:
+    """A unit's inputs include its due date and the late rule: changing them regrades."""
+    import hashlib
+
+    due = policy.due.get(assignment)
+    return hashlib.sha256(f"{digest}|{due.isoformat() if due else ''}|{policy.late}".encode()).hexdigest()
+
+
+def mark_late_submissions(collection: Collection, policy: Policy) -> None:
+    """A Canvas _LATE marker is late (past the grace period too) even where the export's file
+    time is not after the due date: Canvas decided it."""
+    from datetime import UTC, timedelta
+
+    for sid, student in collection.students.items():
+        if not student.late:
+            continue
+        for assignment in student.submissions:
+            due = policy.due.get(assignment)
+            stamp = collection.tree / sid / assignment / "timestamp.txt"
+            if due is None or not stamp.parent.is_dir():
+                continue
+            when = collection.times.get((sid, assignment))
+            late_from = due + timedelta(minutes=policy.late.grace_minutes, seconds=1)
+            if when is None or when < late_from:
+                stamp.write_text(timestamp_text(late_from.astimezone(UTC)))
+
+
 def _with_notes(record: dict, collection: Collection, out: Path) -> dict:
     """The unit's record with what collection noticed about it (a renamed notebook...)."""
     notes = collection.unit_notes.get((record["student_id"], record["assignment"]), [])
@@ -322,7 +355,8 @@ def grade_all(submissions: Path, options: GradeOptions, announce=None) -> GradeR
     remember_students(options.out, collection)
     problems = list(collection.notes)
     templates = build_templates(options, wanted)
-    digests = {a: assignment_digest(a, options.solutions_dir) for a in wanted}
+    mark_late_submissions(collection, options.policy)
+    digests = {a: _policy_digest(assignment_digest(a, options.solutions_dir), a, options.policy) for a in wanted}
 
     records, todo = [], []
     for unit in units:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from . import outputs
 from .course import SOLUTIONS_DIR
+from .io import write_json_atomic
 from .submissions import LAYOUT_HELP
 
 DEFAULT_TIMEOUT_S = 300
@@ -39,12 +42,18 @@ def known_templates(out: Path, options_solutions: Path, assignments: list[str]) 
     return templates
 
 
-def write_outputs(out: Path, problems: list[str], db_url: str | None, solutions: Path = SOLUTIONS_DIR) -> list[dict]:
+def write_outputs(
+    out: Path, problems: list[str], db_url: str | None, solutions: Path = SOLUTIONS_DIR, due: dict | None = None
+) -> list[dict]:
     """Every output of ``OUT`` from all the units graded there so far (earlier runs included),
     with manual scores applied; returns the records as written."""
     from .manual import apply_overrides, merged_overrides, save_overrides
 
     records = outputs.load_records(out)
+    if due is None:  # the due dates the last grading run used
+        due = {a: datetime.fromisoformat(d) for a, d in _read_json(out / "due_dates.json").items()}
+    else:
+        write_json_atomic(out / "due_dates.json", {a: d.isoformat() for a, d in due.items()})
     overrides = merged_overrides(out, db_url)
     if overrides:
         save_overrides(out, overrides)
@@ -54,14 +63,30 @@ def write_outputs(out: Path, problems: list[str], db_url: str | None, solutions:
     outputs.write_results_json(out, shown)
     outputs.write_feedback(out, shown)
     outputs.write_problems(out, records, problems)
-    db = outputs.write_gradebook(out, records, templates, db_url, overrides)
+    db = outputs.write_gradebook(out, records, templates, db_url, overrides, due)
     outputs.write_formgrader_files(out, records, db)
     return shown
 
 
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def _cmd_grade(args: argparse.Namespace) -> int:
     from .batch import GradeOptions, SandboxUnavailable, grade_all
+    from .course import list_assignments
+    from .policy import PolicyError, load_policy
     from .submissions import SubmissionError
+
+    solutions = Path(args.solutions) if args.solutions else SOLUTIONS_DIR
+    try:
+        policy = load_policy(Path(args.course_config) if args.course_config else None, list_assignments(solutions))
+    except PolicyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     options = GradeOptions(
         out=Path(args.out),
@@ -72,9 +97,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         db_url=args.db,
         sandbox=not args.unsafe_no_sandbox,
         quiet=args.quiet,
-        solutions_dir=Path(args.solutions) if args.solutions else SOLUTIONS_DIR,
+        solutions_dir=solutions,
         students=args.student or None,
         force=args.force,
+        policy=policy,
     )
     submissions = Path(args.submissions).resolve()
     out = options.out.resolve()
@@ -86,7 +112,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except (SubmissionError, ValueError, SandboxUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    records = write_outputs(options.out, run.problems, args.db, options.solutions_dir)
+    due = {a: policy.due_utc(a) for a in policy.due}
+    records = write_outputs(options.out, run.problems, args.db, options.solutions_dir, due)
     graded = len(run.records) - run.skipped
     print(f"graded {graded} unit(s) (student × assignment) in this run", end="")
     print(f"; skipped {run.skipped} already graded with unchanged inputs (--force regrades them)" if run.skipped else "")
@@ -240,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.add_argument("--solutions", help="source notebooks folder (default: solutions/ of this course)")
+    grade.add_argument(
+        "--course-config", help="due dates and the late rule, TOML (default: course.toml of this course)"
+    )
     grade.set_defaults(func=_cmd_grade)
 
     for name, func, text in (

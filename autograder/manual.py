@@ -108,7 +108,10 @@ def apply_overrides(records: list[dict], overrides: dict[Key, dict]) -> list[dic
                 cell["comment"] = override.get("comment", "")
                 changed = True
             if changed:
-                notebook["score"] = sum(c["score"] for c in notebook["cells"])
+                raw = sum(c["score"] for c in notebook["cells"])
+                if notebook.get("late_penalty"):  # the late rule takes its share of the new score
+                    notebook["late_penalty"] = raw * notebook.get("late_fraction", 0.0)
+                notebook["score"] = raw - notebook.get("late_penalty", 0.0)
     return result
 
 

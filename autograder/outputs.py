@@ -201,7 +201,9 @@ def write_feedback(out: Path, records: list[dict]) -> Path:
 
 
 # ---------------------------------------------------------------- gradebook
-def _fill_gradebook(db_url: str, records: list[dict], templates: dict[str, Path], overrides: dict) -> None:
+def _fill_gradebook(
+    db_url: str, records: list[dict], templates: dict[str, Path], overrides: dict, due: dict | None = None
+) -> None:
     import warnings
 
     from nbgrader.api import Gradebook
@@ -213,7 +215,7 @@ def _fill_gradebook(db_url: str, records: list[dict], templates: dict[str, Path]
 
     with Gradebook(db_url, COURSE_ID) as gb:
         for assignment, template in sorted(templates.items()):
-            gb.update_or_create_assignment(assignment)
+            gb.update_or_create_assignment(assignment, duedate=(due or {}).get(assignment))
             for notebook, cells in template_notebooks(str(template)).items():
                 gb.update_or_create_notebook(notebook, assignment)
                 for cell in cells:
@@ -228,8 +230,12 @@ def _fill_gradebook(db_url: str, records: list[dict], templates: dict[str, Path]
             if record["assignment"] not in templates:
                 continue
             gb.update_or_create_student(record["student_id"])
-            gb.update_or_create_submission(record["assignment"], record["student_id"])
+            submitted_at = _parse_timestamp(record.get("submitted_at"))
+            gb.update_or_create_submission(record["assignment"], record["student_id"], timestamp=submitted_at)
             for nb in record["notebooks"]:
+                if nb.get("late_penalty"):
+                    submitted = gb.find_submission_notebook(nb["notebook"], record["assignment"], record["student_id"])
+                    submitted.late_submission_penalty = nb["late_penalty"]
                 for cell in nb["cells"]:
                     grade = gb.find_grade(cell["grade_id"], nb["notebook"], record["assignment"], record["student_id"])
                     grade.auto_score = cell.get("auto_score", cell["score"])
@@ -239,21 +245,38 @@ def _fill_gradebook(db_url: str, records: list[dict], templates: dict[str, Path]
             gb.db.commit()
 
 
+def _parse_timestamp(text: str | None):
+    """A timestamp.txt value as nbgrader reads it (None when absent or unreadable)."""
+    if not text:
+        return None
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(text)
+    except (ValueError, OverflowError):
+        return None
+
+
 def write_gradebook(
-    out: Path, records: list[dict], templates: dict[str, Path], db_url: str | None, overrides: dict | None = None
+    out: Path,
+    records: list[dict],
+    templates: dict[str, Path],
+    db_url: str | None,
+    overrides: dict | None = None,
+    due: dict | None = None,
 ) -> str:
     """Write the class gradebook (automatic scores, and manual ones from ``overrides``); a
     SQLite file is replaced atomically."""
     overrides = overrides or {}
     if db_url:
-        _fill_gradebook(db_url, records, templates, overrides)
+        _fill_gradebook(db_url, records, templates, overrides, due)
         return db_url
     final = out / "gradebook.db"
     fd, tmp = tempfile.mkstemp(prefix=".gradebook.", suffix=".db", dir=out)
     os.close(fd)
     os.unlink(tmp)
     try:
-        _fill_gradebook(f"sqlite:///{tmp}", records, templates, overrides)
+        _fill_gradebook(f"sqlite:///{tmp}", records, templates, overrides, due)
         os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):

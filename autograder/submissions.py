@@ -21,11 +21,14 @@ is the student's only notebook for that assignment.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import stat
 import zipfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 MAX_UNPACKED_BYTES = 200 * 1024**2
@@ -85,6 +88,7 @@ class Collection:
     notebooks: int
     notes: list[str]
     unit_notes: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (student, assignment) -> notes
+    times: dict[tuple[str, str], datetime] = field(default_factory=dict)  # submission times an LMS export shows
 
     def describe(self) -> str:
         names = ", ".join(self.present) or "none"
@@ -100,6 +104,11 @@ class Collection:
             for student_id in sorted(self.students)
             for assignment in assignments
         ]
+
+
+def timestamp_text(when: datetime) -> str:
+    """``when`` as nbgrader writes a submission's ``timestamp.txt``."""
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
 # ---------------------------------------------------------------- zips
@@ -132,6 +141,9 @@ def unpack_zip(archive_path: Path, target: Path) -> list[str]:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as source, open(destination, "wb") as sink:
                     shutil.copyfileobj(source, sink)
+                with contextlib.suppress(ValueError, OverflowError, OSError):  # keep the export's file time
+                    when = datetime(*info.date_time, tzinfo=UTC).timestamp()
+                    os.utime(destination, (when, when))
     except (zipfile.BadZipFile, OSError) as error:
         problems.append(f"{archive_path.name}: not a readable zip file ({error})")
     return [f"{archive_path.name}: {p}" if not p.startswith(archive_path.name) else p for p in problems]
@@ -203,7 +215,7 @@ def _canvas_students(files: list[Path], unpacked: Path, notes: list[str]) -> dic
         elif inner.lower().endswith(".ipynb"):
             renamed = unpacked / f"canvas-{match['user']}-{match['submission']}" / inner
             renamed.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, renamed)
+            shutil.copy2(path, renamed)
             student.notebooks.append((renamed, None))
             student.submission_ids[renamed] = match["submission"]
         else:
@@ -224,7 +236,7 @@ def _moodle_students(files: list[Path], folders: list[Path], unpacked: Path, not
             student = students.setdefault(match["id"], Student(match["id"], match["name"], match["id"]))
             renamed = unpacked / f"moodle-{match['id']}" / match["file"]
             renamed.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, renamed)
+            shutil.copy2(path, renamed)
             student.notebooks.append((renamed, None))
     return students
 
@@ -361,6 +373,8 @@ def collect(
         notes.append(f"{path.name}: not part of the recognised layout, ignored")
 
     unit_notes: dict[tuple[str, str], list[str]] = {}
+    times: dict[tuple[str, str], datetime] = {}
+    lms = any("Canvas" in k or "Moodle" in k for k in kinds)
     placed = _match(students, expected, wanted, notes, unit_notes)
     tree = staging / "students"
     tree.mkdir()
@@ -373,6 +387,10 @@ def collect(
         stamp = path.parent / "timestamp.txt"
         if stamp.is_file():
             shutil.copyfile(stamp, target / "timestamp.txt")
+        elif lms:  # Canvas and Moodle keep the submission time as the file's time
+            when = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            times[(sid, assignment)] = when
+            (target / "timestamp.txt").write_text(timestamp_text(when))
     present = sorted({a for _, a in placed})
     layout = " and ".join(sorted(kinds)) or "no known layout"
-    return Collection(tree, layout, students, present, len(placed), notes, unit_notes)
+    return Collection(tree, layout, students, present, len(placed), notes, unit_notes, times)

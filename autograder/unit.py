@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -27,6 +28,7 @@ import nbformat
 from .course import COURSE_ID, file_digest, nbgrader_config
 from .execute import FORBIDDEN, KERNEL_DIED, STUDENT_TRACEBACK, TIME_LIMIT
 from .io import write_json_atomic
+from .policy import CoursePenalty, LateRule
 from .sandbox import SandboxedKernelManager, sandbox_problem
 
 RESULT_VERSION = 1
@@ -47,6 +49,10 @@ class UnitSpec:
     threads: int = 1
     sandbox: bool = True
     input_digest: str = ""
+    due: str = ""  # the assignment's due date, ISO 8601 UTC without a zone ("" = none)
+    late_rule: str = "none"  # autograder.policy.LateRule, applied by nbgrader's AssignLatePenalties
+    percent_per_day: float = 0.0
+    grace_minutes: float = 0.0
 
 
 @dataclass
@@ -59,6 +65,9 @@ class NotebookResult:
     max_score: float
     cells: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    seconds_late: float = 0.0  # after the due date, by the submission's timestamp
+    late_penalty: float = 0.0  # points taken off by the late rule (score is after it)
+    late_fraction: float = 0.0  # the share of the points the rule takes
 
 
 # ---------------------------------------------------------------- template gradebook
@@ -224,6 +233,10 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
     config.SandboxedKernelManager.memory_bytes = spec.memory_bytes
     config.SandboxedKernelManager.threads = spec.threads
     config.SandboxedKernelManager.use_sandbox = spec.sandbox
+    config.AssignLatePenalties.plugin_class = CoursePenalty
+    config.CoursePenalty.rule = spec.late_rule
+    config.CoursePenalty.percent_per_day = spec.percent_per_day
+    config.CoursePenalty.grace_minutes = spec.grace_minutes
     config.LimitOutput.max_lines = 500
     config.LimitOutput.max_traceback = 60
 
@@ -306,6 +319,46 @@ def _event_problems(events: list[tuple[str, str, str]], timeout_s: int) -> list[
     return problems
 
 
+def _set_due_date_and_timestamp(spec: UnitSpec, db_path: Path, submitted: Path) -> str | None:
+    """Put the due date into the unit's gradebook and the submission's timestamp.txt beside
+    its notebooks, where nbgrader's late-penalty step reads them; returns the timestamp."""
+    from nbgrader.api import Gradebook
+
+    if spec.due:
+        with Gradebook(f"sqlite:///{db_path}", COURSE_ID) as gb:
+            gb.update_or_create_assignment(spec.assignment, duedate=datetime.fromisoformat(spec.due))
+    stamp = Path(spec.submission_dir) / "timestamp.txt"
+    if not stamp.is_file():
+        return None
+    text = stamp.read_text(encoding="utf-8", errors="replace").strip()[:100]
+    (submitted / "timestamp.txt").write_text(text)
+    return text
+
+
+def _apply_lateness(result: NotebookResult, db_path: Path, spec: UnitSpec) -> None:
+    """The late penalty nbgrader's AssignLatePenalties step wrote for this notebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{db_path}", COURSE_ID) as gb:
+        try:
+            notebook = gb.find_submission_notebook(result.notebook, spec.assignment, spec.student_id)
+        except MissingEntry:
+            return
+        result.seconds_late = float(notebook.assignment.total_seconds_late or 0.0)
+        result.late_penalty = float(notebook.late_submission_penalty or 0.0)
+    rule = LateRule(spec.late_rule, spec.percent_per_day, spec.grace_minutes)
+    result.late_fraction = rule.fraction_lost(result.seconds_late)
+    if result.late_penalty:
+        result.score = max(0.0, result.score - result.late_penalty)
+        hours = result.seconds_late / 3600
+        result.problems.append(
+            f"submitted {hours:.1f} h after the due date: late rule '{spec.late_rule}' took "
+            f"{result.late_penalty:g} point(s) off"
+        )
+    elif result.seconds_late > 0:
+        result.problems.append(f"submitted {result.seconds_late / 3600:.1f} h after the due date (no penalty)")
+
+
 def _read_grades(db_path: Path, spec: UnitSpec, notebook_name: str) -> dict[str, tuple[float, float]]:
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -336,6 +389,7 @@ def grade_unit(spec: UnitSpec) -> dict:
     scratch.mkdir()
     db_path = work / "gradebook.db"
     shutil.copyfile(spec.template_db, db_path)
+    submitted_at = _set_due_date_and_timestamp(spec, db_path, submitted)
     expected = template_notebooks(spec.template_db)
     known_ids = template_cell_ids(spec.template_db)
 
@@ -394,6 +448,7 @@ def grade_unit(spec: UnitSpec) -> dict:
                  "traceback": tracebacks.get(cell["grade_id"]) if error else None}
             )
         result.score = sum(c["score"] for c in result.cells)
+        _apply_lateness(result, db_path, spec)
         result.problems += _event_problems(events, spec.timeout_s) + notes
     for name, result in notebooks.items():
         if result.status != "graded" or not result.cells:
@@ -410,6 +465,7 @@ def grade_unit(spec: UnitSpec) -> dict:
         "sandboxed": spec.sandbox,
         "seconds": round(time.time() - started, 2),
         "problems": extra_problems,
+        "submitted_at": submitted_at,
         "notebooks": [asdict(n) for n in notebooks.values()],
     }
     autograded_dir = course_root / "autograded" / spec.student_id / spec.assignment

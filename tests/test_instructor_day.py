@@ -224,3 +224,48 @@ def test_a_canvas_download_of_02_grades_to_the_right_totals(tmp_path, student_ve
     assert grades[("1001", "02_convolution")] == (48.0, 48.0)
     assert grades[("1002", "02_convolution")] == (0.0, 48.0)
     assert grades[("1003", "02_convolution")][0] < 48.0
+
+
+def test_late_rule_from_the_course_file_through_nbgraders_step(tmp_path, toy_release):
+    """Due date in course.toml, times from the Canvas export (file times, _LATE marker):
+    10 % per started day, shown in feedback, the gradebook and the LMS export."""
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from nbgrader.api import Gradebook
+
+    due = datetime(2026, 11, 2, 23, 59, tzinfo=UTC)
+    config = tmp_path / "course.toml"
+    config.write_text(
+        '[late]\nrule = "per_day"\npercent_per_day = 10\ngrace_minutes = 15\n\n[due]\ntoy = 2026-11-02T23:59:00Z\n'
+    )
+    reference, _ = _toy_notebooks(toy_release)
+    inbox = tmp_path / "canvas"
+    times = {
+        "smithalice_1001_5001_toy.ipynb": due - timedelta(hours=2),  # on time
+        "jonesbob_1002_5002_toy.ipynb": due + timedelta(hours=30),  # two started days: 20 %
+        "leecarol_LATE_1003_5003_toy.ipynb": due - timedelta(hours=1),  # Canvas says late: one day, 10 %
+        "wudan_1004_5004_toy.ipynb": due + timedelta(minutes=10),  # within the grace period
+    }
+    for name, when in times.items():
+        path = _write(inbox / name, reference)
+        os.utime(path, (when.timestamp(), when.timestamp()))
+    out = tmp_path / "out"
+    result = run_grader("grade", str(inbox), "--out", str(out), "--course-config", str(config), *TOY)
+    assert result.returncode == 0, result.stderr
+    grades = read_grades(out)
+    assert grades == {("1001", "toy"): (5.0, 5.0), ("1002", "toy"): (4.0, 5.0),
+                      ("1003", "toy"): (4.5, 5.0), ("1004", "toy"): (5.0, 5.0)}
+    feedback = (out / "feedback" / "1002" / "toy" / "toy.html").read_text()
+    assert "after the due date" in feedback and "took 1 point(s) off" in feedback
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "cnn-course") as gb:
+        assert gb.find_assignment("toy").duedate == due.replace(tzinfo=None)
+        assert gb.find_submission_notebook("toy", "toy", "1002").late_submission_penalty == 1.0
+        assert gb.find_submission("toy", "1002").total_seconds_late == 30 * 3600
+    assert run_grader("export", str(out), "--format", "canvas").returncode == 0
+    rows = {row[1]: row for row in csv.reader((out / "lms" / "canvas" / "grades.csv").open())}
+    assert rows["1002"][5] == "4" and rows["1003"][5] == "4.5"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[due]\nnope = 2026-11-02T23:59:00Z\n')
+    refused = run_grader("grade", str(inbox), "--out", str(tmp_path / "o2"), "--course-config", str(bad), *TOY)
+    assert refused.returncode == 2 and "nope" in refused.stderr
