@@ -236,16 +236,31 @@ def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOp
     return record
 
 
-def _progress(done: int, total: int, label: str, started: float, quiet: bool) -> None:
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _progress(done: int, total: int, label: str, started: float, quiet: bool, failed: int = 0) -> None:
+    """One line on the terminal: units done of total, failures so far, time spent and left."""
     if quiet:
         return
-    width = 30
+    width = 24
     filled = int(width * done / max(total, 1))
     elapsed = time.time() - started
+    left = f", ~{_duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
     bar = "#" * filled + "-" * (width - filled)
-    print(f"\r[{bar}] {done}/{total} {elapsed:6.1f}s {label[:40]:<40}", end="", file=sys.stderr, flush=True)
+    text = f"[{bar}] {done}/{total} units, {failed} failed, {_duration(elapsed)}{left}  {label[:32]}"
+    print(f"\r{text:<110}", end="", file=sys.stderr, flush=True)
     if done == total:
         print(file=sys.stderr)
+
+
+def _failed(record: dict) -> bool:
+    return any(nb["status"] in ("failed", "invalid") for nb in record["notebooks"])
 
 
 class SandboxUnavailable(Exception):
@@ -384,10 +399,12 @@ def grade_all(submissions: Path, options: GradeOptions, announce=None) -> GradeR
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
             futures = {pool.submit(grade_in_worker, unit, digest): unit for unit, digest in todo}
+            failed = 0
             for done, future in enumerate(as_completed(futures), start=1):
                 unit = futures[future]
                 records.append(_with_notes(future.result(), collection, options.out))
-                _progress(done, total, f"{unit.student_id}/{unit.assignment}", started, options.quiet)
+                failed += _failed(records[-1])
+                _progress(done, total, f"{unit.student_id}/{unit.assignment}", started, options.quiet, failed)
     finally:
         for worker in workers:
             worker.close()

@@ -81,10 +81,12 @@ def run_demo(out: Path | None = None, jobs: int = 2) -> int:
     print(f"Demo: grading 4 sample students on {assignment} (the hostile one runs until the 60 s limit)\n")
     code = cli_main(
         ["grade", str(submissions), "--out", str(results), "--assignment", assignment,
-         "--jobs", str(jobs), "--timeout", "60", "--quiet"]
+         "--jobs", str(jobs), "--timeout", "60"]
     )
     if code == 0:
-        cli_main(["report", str(results)])
+        from .outputs import load_records, write_report
+
+        write_report(results, load_records(results))  # the summary was printed by grade
         print(
             f"\nSamples:   {submissions}\nGrades:    {results / 'grades.csv'}\n"
             f"Per test:  {results / 'results.json'}\nFeedback:  {results / 'feedback'}/<student>/index.html\n"
