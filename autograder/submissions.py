@@ -249,7 +249,8 @@ def _folder_students(
     for archive in (f for f in files if f.suffix.lower() == ".zip"):
         target = unpacked / "zips" / archive.stem
         notes += unpack_zip(archive, target)
-        sources.append((archive.stem, _unwrap_named(target, archive.stem)))
+        if target.is_dir():  # an unreadable zip is a note, not a student
+            sources.append((archive.stem, _unwrap_named(target, archive.stem)))
         kinds.add("per-student .zip files")
     for name, folder in sources:
         if not STUDENT_ID.match(name):

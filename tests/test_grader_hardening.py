@@ -321,15 +321,17 @@ def test_reordered_cells_still_grade(hostile_run):
 
 @pytest.mark.parametrize(
     ("student", "message"),
-    [("badjson", "not valid JSON"), ("missing", "not submitted"), ("renamed", "not submitted")],
+    [("badjson", "not valid JSON"), ("missing", "not submitted")],
 )
 def test_bad_files_get_a_clear_line_and_zero(hostile_run, student, message):
     assert _score(hostile_run, student) == 0.0
     assert message in _problems(hostile_run, student)
 
 
-def test_renamed_notebook_is_named_in_the_report(hostile_run):
-    assert "toy-final.ipynb" in _problems(hostile_run, "renamed")
+def test_renamed_notebook_is_graded_and_named_in_the_report(hostile_run):
+    """The student's only notebook for the assignment, under another name: graded, with a note."""
+    assert _score(hostile_run, "renamed") == FULL
+    assert "found toy-final.ipynb, graded as toy.ipynb" in _problems(hostile_run, "renamed")
 
 
 def test_nbformat3_is_converted_and_graded(hostile_run):
