@@ -305,17 +305,8 @@ MISTAKES = {
         "output normalised with the unbiased variance": _with(
             _BN_FORWARD, ("x_hat = (x - mean) / np.sqrt(var + eps)",
                           "x_hat = (x - mean) / np.sqrt((var * m / (m - 1) if training else var) + eps)")),
-        "momentum applied the wrong way round": _with(
-            _BN_FORWARD, ("new_rm = (1 - momentum) * rm + momentum * mean.reshape(-1)",
-                          "new_rm = momentum * rm + (1 - momentum) * mean.reshape(-1)"),
-            ("new_rv = (1 - momentum) * rv + momentum * var", "new_rv = momentum * rv + (1 - momentum) * var")),
         "eps outside the square root": _with(
             _BN_FORWARD, ("np.sqrt(var + eps)", "(np.sqrt(var) + eps)")),
-        "statistics over N only": _with(
-            _BN_FORWARD, ("mean = x.mean(axis=(0, 2, 3), keepdims=True)", "mean = x.mean(axis=0, keepdims=True)"),
-            ("var = ((x - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)",
-             "var = ((x - mean) ** 2).mean(axis=0, keepdims=True)"),
-            ("mean.reshape(-1)", "mean.mean(axis=(0, 2, 3))"), ("var.reshape(-1)", "var.mean(axis=(0, 2, 3))")),
         "statistics over H and W of each image": _with(
             _BN_FORWARD, ("mean = x.mean(axis=(0, 2, 3), keepdims=True)", "mean = x.mean(axis=(2, 3), keepdims=True)"),
             ("var = ((x - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)",
