@@ -13,7 +13,8 @@ points route an arrow around others (a skip connection, a gradient flowing back)
 :func:`Diagram.column` places a vertical chain and joins it with arrows; ``kind`` picks a
 colour from :data:`COLOURS` (``conv``, ``pointwise``, ``depthwise``, ``pool``, ``norm``,
 ``dense``, ``gate``, ``io``, ``grad``). Nodes of kind ``op`` are small circles holding a
-symbol (``+``, ``×``, ``C`` for concatenation).
+symbol (``+``, ``×``, ``C`` for concatenation). Boxes widen to fit their text.
+:func:`draw_row` puts several diagrams side by side at one scale.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["COLOURS", "Diagram"]
+__all__ = ["COLOURS", "Diagram", "draw_row"]
 
 COLOURS = {
     "io": "#ffffff",
@@ -111,8 +112,8 @@ class Diagram:
             self.nodes[name] = _Node(x, y, text, kind, size, size, colour or COLOURS["op"])
         else:
             lines = text.count("\n") + 1
-            # widen to fit the longest line: about 0.068 units per character at 8.5 pt
-            fits = 0.068 * max(len(line) for line in text.split("\n")) + 0.2
+            # widen to fit the longest line: about 0.075 units per character at 8.5 pt
+            fits = 0.075 * max(len(line) for line in text.split("\n")) + 0.2
             width = max(width or self.box_width, fits * self.fontsize / 8.5)
             self.nodes[name] = _Node(
                 x, y, text, kind, width or self.box_width,
@@ -189,9 +190,10 @@ class Diagram:
 
         x0, x1, y0, y1 = self.extent()
         x0, x1, y0, y1 = x0 - margin, x1 + margin, y0 - margin, y1 + margin
-        if ax is None:
+        if ax is None:  # axes filling the figure, so that one unit is ``scale`` inches
             extra = 0.3 if title else 0.0
-            _, ax = plt.subplots(figsize=((x1 - x0) * scale, (y1 - y0) * scale + extra))
+            fig = plt.figure(figsize=((x1 - x0) * scale, (y1 - y0) * scale + extra))
+            ax = fig.add_axes((0, 0, 1, (y1 - y0) * scale / fig.get_figheight()))
         for n in self.nodes.values():
             if n.is_op:
                 ax.add_patch(
@@ -239,3 +241,28 @@ class Diagram:
         if title:
             ax.set_title(title, fontsize=self.fontsize + 1.5)
         return ax
+
+
+def draw_row(diagrams: Sequence[Diagram], titles: Sequence[str] = (), gap: float = 0.4, scale: float = 0.95):
+    """Draw ``diagrams`` side by side in one figure, all at the same scale (``scale`` inches per unit)."""
+    import matplotlib.pyplot as plt
+
+    margin = 0.25
+    sizes = []
+    for d in diagrams:
+        x0, x1, y0, y1 = d.extent()
+        sizes.append((x1 - x0 + 2 * margin, y1 - y0 + 2 * margin))
+    extra = 0.3 if titles else 0.0
+    width = sum(w for w, _ in sizes) + gap * (len(sizes) - 1)
+    height = max(h for _, h in sizes)
+    fig = plt.figure(figsize=(width * scale, height * scale + extra))
+    left, axes = 0.0, []
+    for i, (d, (w, h)) in enumerate(zip(diagrams, sizes, strict=True)):
+        bottom = height - h  # align the tops, so that the titles line up
+        ax = fig.add_axes(
+            (left / width, bottom * scale / fig.get_figheight(), w / width, h * scale / fig.get_figheight())
+        )
+        d.draw(ax, title=titles[i] if i < len(titles) else "", margin=margin)
+        axes.append(ax)
+        left += w + gap
+    return axes
