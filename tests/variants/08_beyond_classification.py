@@ -398,6 +398,9 @@ CORRECT = {
         "decode_yolo": YOLO_LOOPS,
         "upsample_nearest": UP_REPEAT,
         "EncoderDecoder": ED_PLAIN,
+        "average_precision": AP_LOOPS,
+        "causal_conv1d_torch": CAUSAL_TAPS,
+        "UNet": UNET_STRIDED,
     },
     "vectorised": {
         "iou": IOU_NUMPY,
@@ -405,6 +408,13 @@ CORRECT = {
         "decode_yolo": YOLO_FLAT,
         "upsample_nearest": UP_INDEX,
         "EncoderDecoder": ED_UNET,
+        "average_precision": AP_VOC,
+        "causal_conv1d_torch": CAUSAL_UNFOLD,
+        "UNet": UNET_FUNCTIONAL,
+    },
+    # issue 18: no BatchNorm and no skip connections meets every stated requirement
+    "no_batchnorm": {
+        "EncoderDecoder": ED_NO_BN_NO_SKIPS,
     },
 }
 
