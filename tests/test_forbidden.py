@@ -73,7 +73,7 @@ def test_reimplementations_and_numpy_parts_have_rules():
     for assignment, name in [
         ("02_convolution", "conv2d_torch"), ("04_pooling_upsampling", "maxpool2d_torch"),
         ("04_pooling_upsampling", "conv_transpose2d_torch"), ("08_beyond_classification", "upsample_nearest"),
-        ("09_normalisation_and_visualisation", "BatchNorm2d"),
+        ("09_normalisation_and_visualisation", "BatchNorm2d"), ("08_beyond_classification", "causal_conv1d_torch"),
     ]:
         rule = RULES[assignment][name]
         assert rule is not None and rule.routines and rule.no_numpy_roundtrip, name
@@ -389,6 +389,44 @@ def test_explanations_use_no_explanation_library():
             windows = F.unfold(x, patch, stride=stride)
             return model(x)[:, target] - windows.sum() * 0
     """}) == {}
+
+
+def test_beyond_classification_more():
+    """08's average_precision is NumPy only, causal_conv1d_torch builds the convolution itself, UNet may resize freely."""
+    only(found("08_beyond_classification", {"average_precision": """
+        from sklearn.metrics import average_precision_score
+
+        def average_precision(scores, is_match, n_ground_truth):
+            return float(average_precision_score(is_match, scores))
+    """}), "average_precision", "sklearn")
+    only(found("08_beyond_classification", {"causal_conv1d_torch": """
+        def causal_conv1d_torch(x, w, b=None, dilation=1):
+            layer = torch.nn.Conv1d(w.shape[1], w.shape[0], w.shape[2], dilation=dilation, bias=b is not None)
+            return layer(torch.nn.functional.pad(x, (dilation * (w.shape[2] - 1), 0)))
+    """}), "causal_conv1d_torch", "torch.nn.Conv1d")
+    only(found("08_beyond_classification", {"causal_conv1d_torch": """
+        def causal_conv1d_torch(x, w, b=None, dilation=1):
+            import numpy as np
+            out = np.zeros((x.shape[0], w.shape[0], x.shape[2]))
+            return torch.from_numpy(out + x.detach().numpy().sum())
+    """}), "causal_conv1d_torch", "NumPy")
+    assert found("08_beyond_classification", {"UNet": """
+        class UNet(nn.Module):
+            def __init__(self, in_channels, num_classes, width=16, depth=2):
+                super().__init__()
+                self.up = nn.Upsample(scale_factor=2, mode="bilinear")
+                self.pool = nn.MaxPool2d(2)
+                self.head = nn.Conv2d(in_channels, num_classes, 1)
+
+            def forward(self, x):
+                return self.head(self.up(self.pool(x)))
+    """}) == {}
+    only(found("08_beyond_classification", {"UNet": """
+        import segmentation_models_pytorch as smp
+
+        def UNet(in_channels, num_classes, width=16, depth=2):
+            return smp.Unet(in_channels=in_channels, classes=num_classes, encoder_depth=depth)
+    """}), "UNet", "segmentation_models_pytorch")
 
 
 def test_allowed_tools_stay_allowed():
