@@ -67,6 +67,9 @@ OUTPUT_SIZE_MISTAKES = {
     "stride 0 not rejected": _mutate(OUTPUT_SIZE_COUNTING, "stride < 1 or ", "").replace(
         "start += stride", "start += max(stride, 1)"
     ),
+    "int(a / s) truncates towards zero: a kernel that just fails to fit gives 1 with stride > 1": _mutate(
+        OUTPUT_SIZE_FORMULA, "math.floor((n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride)",
+        "int((n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride)"),
 }
 
 # ---------------------------------------------------------------- conv1d
@@ -125,6 +128,8 @@ CONV1D_MISTAKES = {
         "windows = np.lib.stride_tricks.sliding_window_view(x, w.shape[0])\n    return windows @ w + b",
         "return np.correlate(x, w, 'valid') + b",
     ).replace('    if w.shape[0] > x.shape[0]:\n        raise ValueError("the kernel is longer than the signal")\n', ""),
+    "computed in float32 (float64 input)": _mutate(
+        CONV1D_VECTORISED, "return windows @ w + b", "return windows.astype(np.float32) @ w.astype(np.float32) + b"),
 }
 
 # ---------------------------------------------------------------- conv_matrix
@@ -230,6 +235,8 @@ CORR2D_MISTAKES = {
     "kernel larger than the image not rejected": _mutate(
         CORR2D_LOOPS, '    if kh > height or kw > width:\n        raise ValueError("the kernel is larger than the image")\n', ""
     ),
+    "computed in float32, cast back to float64": _mutate(
+        CORR2D_VECTORISED, "np.tensordot(windows, k,", "np.tensordot(windows.astype(np.float32), k.astype(np.float32),"),
 }
 
 CONVOLVE2D_LOOPS = _mutate(CORR2D_LOOPS, "def corr2d(x, k):", "def convolve2d(x, k):").replace(
@@ -419,6 +426,14 @@ CONV2D_FORWARD_MISTAKES = {
         "    if w_channels != channels:",
         "    w.shape = (filters, channels * kh * kw)  # changes the caller's array\n    if w_channels != channels:",
     ).replace("np.sum(window * w[f]) + b[f]", "np.dot(w[f], window.reshape(-1)) + b[f]"),
+    "computed in float32 (the bias brings it back to float64)": _mutate(
+        CONV2D_FORWARD_VECTORISED, 'np.einsum("nchwuv,fcuv->nfhw", windows, w)',
+        'np.einsum("nchwuv,fcuv->nfhw", windows.astype(np.float32), w.astype(np.float32))'),
+    "stride ignored in the window position (the output size right)": _mutate(
+        CONV2D_FORWARD_LOOPS, "top, left = r * sh, s * sw", "top, left = r, s"),
+    "dilation ignored in the window position (the output size right)": _mutate(
+        CONV2D_FORWARD_LOOPS, "top : top + dh * (kh - 1) + 1 : dh, left : left + dw * (kw - 1) + 1 : dw]",
+        "top : top + kh, left : left + kw]"),
 }
 
 # ---------------------------------------------------------------- conv2d_torch

@@ -87,6 +87,8 @@ _MAX_MISTAKES = {
         _MAX_LOOPS, "x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]", "x[:, :, i * sh : i * sh + kw, j * sw : j * sw + kh]"),
     "last window dropped (output size without the + 1)": _with(
         _MAX_LOOPS, "for i in range(ho):\n        for j in range(wo):", "for i in range(ho - 1):\n        for j in range(wo - 1):"),
+    "computed in float32, cast back to float64": _with(
+        _MAX_WINDOWS, "return windows.max(axis=(4, 5))", "return windows.astype(np.float32).max(axis=(4, 5)).astype(np.float64)"),
 }
 
 # ----------------------------------------------------------------- avgpool2d_forward
@@ -128,6 +130,7 @@ _AVG_MISTAKES = {
     "stride=None taken as 1 instead of kernel_size": _with(
         _AVG_LOOPS, "kh, kw, sh, sw, ho, wo = _sizes(x, kernel_size, stride)",
         "kh, kw, sh, sw, ho, wo = _sizes(x, kernel_size, 1 if stride is None else stride)"),
+    "divided in float32": _with(_AVG_OFFSETS, "return total / (kh * kw)", "return total.astype(np.float32) / np.float32(kh * kw)"),
 }
 
 # ---------------------------------------------------------------- maxpool2d_backward
@@ -274,6 +277,7 @@ _GAP_MISTAKES = {
     "max instead of mean": _with(_GAP_MEAN, "return x.mean(axis=(2, 3))", "return x.max(axis=(2, 3))"),
     "no check of the number of dimensions": _with(
         _GAP_MEAN, '    if x.ndim != 4:\n        raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")\n', ""),
+    "computed in float32": _with(_GAP_MEAN, "return x.mean(axis=(2, 3))", "return x.astype(np.float32).mean(axis=(2, 3))"),
 }
 
 # ------------------------------------------------------------------- maxpool2d_torch
