@@ -226,7 +226,7 @@ def _site_pages() -> set[str]:
     return pages
 
 
-@pytest.mark.parametrize("assignment", _cases())
+@pytest.mark.parametrize("assignment", student_assignments())
 def test_links_go_to_the_course_website(assignment):
     """Every http(s) link starts with html.baseurl and names a page of _toc.yml; no repository paths."""
     base = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"].rstrip("/") + "/"
