@@ -171,18 +171,8 @@ def _describe(index: int, meta: dict, output: dict) -> str:
     return f"cell {index} ({meta.get('grade_id', 'no grade_id')}): {output['ename']}: {output['evalue']}\n{tb[-1500:]}"
 
 
-# Assignments whose notebooks are being made standalone by other work in progress (issue 18):
-# their cases run and are reported as expected failures until they pass; then drop them here.
-NOT_READY = {"08_beyond_classification", "09_normalisation_and_visualisation"}
-
-
-def _cases() -> list:
-    return [pytest.param(a, marks=pytest.mark.xfail(reason=f"{a}: not yet standalone (issue 18)", strict=False))
-            if a in NOT_READY else a for a in student_assignments()]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", _cases())
+@pytest.mark.parametrize("assignment", student_assignments())
 def test_untouched_notebook_shows_only_not_implemented(standalone, assignment, tmp_path):
     """Untouched: only the student's NotImplementedError, in their cells or the test cells that call them."""
     nb = nbformat.read(EXERCISES / assignment / f"{assignment}.ipynb", as_version=4)
@@ -199,7 +189,7 @@ def test_untouched_notebook_shows_only_not_implemented(standalone, assignment, t
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", _cases())
+@pytest.mark.parametrize("assignment", student_assignments())
 def test_filled_notebook_runs_without_error(standalone, assignment, tmp_path):
     """With the reference solutions in the solution cells, every cell runs without an error."""
     nb = _filled(nbformat.read(EXERCISES / assignment / f"{assignment}.ipynb", as_version=4), assignment)
