@@ -46,6 +46,8 @@ class GradeOptions:
     students: list[str] | None = None  # only these students (None: everyone found)
     force: bool = False  # regrade units whose inputs did not change
     policy: Policy = field(default_factory=Policy)  # due dates and the late rule (course.toml)
+    executor: str = "local"  # local: --jobs worker processes here; dask: tasks on a Dask cluster
+    scheduler: str | None = None  # the Dask scheduler's address, tcp://HOST:PORT (executor "dask")
 
 
 def unit_result_path(out: Path, assignment: str, student_id: str) -> Path:
@@ -203,14 +205,10 @@ class Worker:
         self.kill()
 
 
-def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOptions, worker: Worker) -> dict:
-    """Grade one unit (in a subprocess) and return its result record."""
+def make_spec(unit: Submission, template_db: Path, digest: str, options: GradeOptions) -> UnitSpec:
+    """The unit's inputs and limits, with paths under OUT (the Dask executor ships them by value)."""
     result_path = unit_result_path(options.out, unit.assignment, unit.student_id)
-    if not unit.folder.is_dir():
-        record = _missing_result(unit, template_db, digest, f"{unit.assignment} was not submitted")
-        write_json_atomic(result_path, record)
-        return record
-    spec = UnitSpec(
+    return UnitSpec(
         assignment=unit.assignment,
         student_id=unit.student_id,
         submission_dir=str(unit.folder.resolve()),
@@ -227,6 +225,16 @@ def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOp
         percent_per_day=options.policy.late.percent_per_day,
         grace_minutes=options.policy.late.grace_minutes,
     )
+
+
+def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOptions, worker: Worker | None) -> dict:
+    """Grade one unit (in a subprocess) and return its result record."""
+    result_path = unit_result_path(options.out, unit.assignment, unit.student_id)
+    if not unit.folder.is_dir():
+        record = _missing_result(unit, template_db, digest, f"{unit.assignment} was not submitted")
+        write_json_atomic(result_path, record)
+        return record
+    spec = make_spec(unit, template_db, digest, options)
     log_path = options.out / "logs" / unit.assignment / f"{unit.student_id}.log"
     failure = worker.grade(spec, log_path)
     if failure is None and _is_current(result_path, digest):
@@ -396,17 +404,27 @@ def grade_all(submissions: Path, options: GradeOptions, announce=None) -> GradeR
             workers.append(local.worker)
         return grade_one(unit, templates[unit.assignment], digest, options, local.worker)
 
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-            futures = {pool.submit(grade_in_worker, unit, digest): unit for unit, digest in todo}
-            failed = 0
-            for done, future in enumerate(as_completed(futures), start=1):
-                unit = futures[future]
-                records.append(_with_notes(future.result(), collection, options.out))
-                failed += _failed(records[-1])
-                _progress(done, total, f"{unit.student_id}/{unit.assignment}", started, options.quiet, failed)
-    finally:
-        for worker in workers:
-            worker.close()
+    failed = 0
+
+    def finished(unit: Submission, record: dict) -> None:
+        nonlocal failed
+        records.append(_with_notes(record, collection, options.out))
+        failed += _failed(records[-1])
+        done = len(records) - skipped
+        _progress(done, total, f"{unit.student_id}/{unit.assignment}", started, options.quiet, failed)
+
+    if options.executor == "dask" and todo:
+        from .cluster import grade_on_dask
+
+        grade_on_dask(todo, templates, options, finished)
+    elif todo:
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+                futures = {pool.submit(grade_in_worker, unit, digest): unit for unit, digest in todo}
+                for future in as_completed(futures):
+                    finished(futures[future], future.result())
+        finally:
+            for worker in workers:
+                worker.close()
     records.sort(key=lambda r: (r["student_id"], r["assignment"]))
     return GradeRun(records, problems, collection, skipped)

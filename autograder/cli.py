@@ -101,7 +101,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         students=args.student or None,
         force=args.force,
         policy=policy,
+        executor=args.executor,
+        scheduler=args.scheduler,
     )
+    if args.executor == "dask" and not args.scheduler:
+        print("error: --executor dask needs --scheduler tcp://HOST:PORT", file=sys.stderr)
+        return 2
     submissions = Path(args.submissions).resolve()
     out = options.out.resolve()
     if out == submissions or submissions in out.parents:
@@ -251,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--student", action="append", help="grade only this student id (repeatable)")
     grade.add_argument("--force", action="store_true", help="regrade units whose inputs did not change")
     grade.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel (default: 1)")
+    grade.add_argument(
+        "--executor", choices=("local", "dask"), default="local",
+        help="local: --jobs worker processes on this machine (default); dask: every unit is a task on the "
+        "Dask cluster at --scheduler (see autograder/README.md, 'Grading on a cluster')",
+    )
+    grade.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     grade.add_argument(
         "--timeout", type=int, default=DEFAULT_TIMEOUT_S,
         help=f"wall-time limit per notebook, seconds (default: {DEFAULT_TIMEOUT_S})",

@@ -36,6 +36,31 @@ def _reset_trusted_state(threads: int) -> None:
     torch.set_grad_enabled(True)
 
 
+def _keep_templates_warm() -> None:
+    """Read each template gradebook once per worker, not once per unit: the cells of a
+    template (keyed by its path, size and time) are kept while the file is unchanged."""
+    import copy
+
+    from . import unit
+
+    def cached(read):
+        memo: dict = {}
+
+        def wrapper(template_db: str):
+            stat = os.stat(template_db)
+            key = (os.path.abspath(template_db), stat.st_size, stat.st_mtime_ns)
+            if key not in memo:
+                if len(memo) > 64:
+                    memo.clear()
+                memo[key] = read(template_db)
+            return copy.deepcopy(memo[key])
+
+        return wrapper
+
+    unit.template_notebooks = cached(unit.template_notebooks)
+    unit.template_cell_ids = cached(unit.template_cell_ids)
+
+
 def _grade_with_log(spec_path: Path, log_path: Path) -> None:
     """Grade one unit with file descriptors 1 and 2 sent to its log (the kernel's output too)."""
     from .unit import UnitSpec, grade_unit
@@ -67,6 +92,7 @@ def main() -> int:
 
     from . import trusted  # noqa: F401
 
+    _keep_templates_warm()
     replies.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
