@@ -48,7 +48,14 @@ def _worker_root() -> Path:
     global _root
     with _lock:
         if _root is None:
-            _root = Path(tempfile.mkdtemp(prefix="cnn-dask-"))
+            where = None
+            try:  # inside the Dask worker's own folder, which Dask removes, even after a crash
+                from distributed import get_worker
+
+                where = get_worker().local_directory
+            except (ImportError, ValueError, AttributeError):
+                pass
+            _root = Path(tempfile.mkdtemp(prefix="cnn-dask-", dir=where))
             atexit.register(_shutdown)
         return _root
 

@@ -1,4 +1,5 @@
-"""Grading a class with ``python -m autograder grade``, against plain notebook execution.
+"""Grading a class with ``python -m autograder grade``, against plain notebook execution,
+plain ``nbgrader autograde`` and a two-worker Dask cluster (``scale_out.py``).
 
 Every submission is reference-filled: the source notebook itself, copied to
 ``SUBS/<student>/<assignment>/<assignment>.ipynb``, so every unit must score full marks.
@@ -20,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.outputs import read_grade_totals
+from benchmarks.scale_out import dask_grading, nbgrader_plain
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -78,12 +80,15 @@ def short_of_full_marks(out: Path, students: list[str], assignments: list[str]) 
 
 
 def build_templates(work: Path, assignments: list[str]) -> tuple[float, Path]:
-    """Time a ``grade`` call on an empty folder: it only builds the template gradebooks."""
-    empty = work / "empty"
-    empty.mkdir(parents=True, exist_ok=True)
+    """Time building the template gradebooks as ``grade`` does (``grade`` itself refuses an
+    empty folder of submissions)."""
+    from autograder.batch import GradeOptions
+    from autograder.batch import build_templates as build
+
     out = work / "out-templates"
-    seconds = run_grade(empty, out, 1, assignments)
-    return seconds, out / ".templates"
+    start = time.perf_counter()
+    build(GradeOptions(out=out, solutions_dir=SOLUTIONS), assignments)
+    return time.perf_counter() - start, out / ".templates"
 
 
 def fresh_out(work: Path, name: str, templates: Path) -> Path:
@@ -160,9 +165,15 @@ def run_grading_benchmarks(students: int, assignments: list[str], class_assignme
             # one after another, so that the pairs compared (exec / jobs 1, jobs 1 / jobs 2)
             # run next to each other in time, under the same load
             "notebook_exec_s": execute_plain(sorted(subs.glob("*/*/*.ipynb")), threads, problems),
+            "grade_nbgrader_plain_s": nbgrader_plain(work, subs, templates, assignments, threads, problems),
             "grade_jobs1_s": timed_grading(work, subs, 1, everyone, assignments, templates, problems),
             "grade_jobs2_s": timed_grading(work, subs, 2, everyone, assignments, templates, problems),
+            "grade_dask2_s": dask_grading(work, subs, 2, everyone, assignments, templates, problems),
         }
+        # what grading adds to running the notebooks, per unit (kernel in the sandbox, nbgrader,
+        # the gradebook, the result files), with --jobs 1
+        results["grade_overhead_per_unit_s"] = (
+            (results["grade_jobs1_s"] - results["notebook_exec_s"]) / results["grading_units"])
         class_curve = []
         for size in class_sizes:
             class_subs = make_submissions(work / f"class{size}", student_ids(size), [class_assignment])

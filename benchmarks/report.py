@@ -35,6 +35,10 @@ TARGETS = (
            "grading with --jobs 2 at least 1.6x faster than with --jobs 1"),
     Target("grading_overhead", "grade_jobs1_s", "notebook_exec_s", 1.5, True,
            "grading (--jobs 1) at most 1.5x the plain execution of the same notebooks"),
+    Target("grading_vs_nbgrader_plain", "grade_jobs1_s", "grade_nbgrader_plain_s", 1.0, True,
+           "sandboxed grading (--jobs 1) no slower than plain serial nbgrader autograde"),
+    Target("grading_dask2_speedup", "grade_jobs1_s", "grade_dask2_s", 1.6, False,
+           "grading on a two-worker Dask cluster at least 1.6x faster than with --jobs 1"),
 )
 
 
@@ -75,7 +79,8 @@ def format_table(results: dict) -> str:
                for p in results.get("conv_scaling", [])]
     lines += _rows("Convolution against layer size", scaling)
     grading = [(key, _seconds(results[key])) for key in
-               ("grade_templates_s", "grade_jobs1_s", "grade_jobs2_s", "notebook_exec_s") if key in results]
+               ("grade_templates_s", "grade_jobs1_s", "grade_jobs2_s", "grade_dask2_s", "notebook_exec_s",
+                "grade_nbgrader_plain_s", "grade_overhead_per_unit_s") if key in results]
     if grading:
         grading.insert(0, ("batch", f"{results['grading_students']} students x {len(results['grading_assignments'])} "
                                     f"assignments = {results['grading_units']} notebooks"))

@@ -150,9 +150,11 @@ def dask_cluster(tmp_path_factory):
             client.wait_for_workers(2, timeout=120)
         yield address, processes
     finally:
-        for process in processes.values():
+        for name in ("w1", "w2", "scheduler"):  # workers first: they close cleanly while the scheduler is up
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
+                os.killpg(processes[name].pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                processes[name].wait(timeout=20)
         for process in processes.values():
             try:
                 process.wait(timeout=20)
