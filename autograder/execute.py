@@ -111,6 +111,11 @@ class GuardedExecute(Execute):
         listener.settimeout(0.2)
         return listener
 
+    def _interrupted_at_deadline(self, cell: NotebookNode) -> bool:
+        return time.monotonic() >= self._deadline - 1 and any(
+            out.get("output_type") == "error" and out.get("ename") == "KeyboardInterrupt" for out in cell.get("outputs", [])
+        )
+
     def _remaining_seconds(self, cell: NotebookNode) -> int:
         return max(1, int(self._deadline - time.monotonic()))
 
@@ -131,6 +136,11 @@ class GuardedExecute(Execute):
                 self._run_test_cell(cell, index, grade_id)
                 return cell, resources
             cell, resources = super().preprocess_cell(cell, resources, index)
+            if self._interrupted_at_deadline(cell):  # nbclient interrupts the kernel at the timeout
+                reason = f"the notebook ran out of its {self.notebook_timeout} s time limit (cell {index} was interrupted)"
+                self._stopped = (TIME_LIMIT, reason)
+                cell.outputs.append(_error_output(TIME_LIMIT, reason))
+                return cell, resources
             if grade_id in self._plan["setup"]:
                 self._run_trusted(self._plan["setup"][grade_id], index, f"<setup {grade_id}>")
             return cell, resources
