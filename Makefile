@@ -8,13 +8,15 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: env system-deps book test release lint clean gpu-check
 
-# System packages: bubblewrap (the grader's sandbox) and Chromium (browser tests).
+# System packages: bubblewrap (the grader's sandbox), Chromium (browser tests) and the
+# PostgreSQL server (the gradebook tests start one; Debian puts it in /usr/lib/postgresql).
 system-deps:
-	@if ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null \
+	    || ! { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap chromium >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap chromium postgresql >/dev/null; \
 	  else \
-	    echo "WARNING: install bubblewrap and chromium (e.g. sudo apt-get install bubblewrap chromium)"; \
+	    echo "WARNING: install bubblewrap, chromium and postgresql (e.g. sudo apt-get install bubblewrap chromium postgresql)"; \
 	  fi; \
 	fi
 
