@@ -43,10 +43,16 @@ def known_templates(out: Path, options_solutions: Path, assignments: list[str]) 
 
 
 def write_outputs(
-    out: Path, problems: list[str], db_url: str | None, solutions: Path = SOLUTIONS_DIR, due: dict | None = None
+    out: Path,
+    problems: list[str],
+    db_url: str | None,
+    solutions: Path = SOLUTIONS_DIR,
+    due: dict | None = None,
+    overrides: dict | None = None,
 ) -> list[dict]:
     """Every output of ``OUT`` from all the units graded there so far (earlier runs included),
-    with manual scores applied; returns the records as written."""
+    with manual scores applied (``overrides``, default: those of ``OUT`` and its gradebook);
+    returns the records as written."""
     from .manual import apply_overrides, merged_overrides, save_overrides
 
     records = outputs.load_records(out)
@@ -54,7 +60,8 @@ def write_outputs(
         due = {a: datetime.fromisoformat(d) for a, d in _read_json(out / "due_dates.json").items()}
     else:
         write_json_atomic(out / "due_dates.json", {a: d.isoformat() for a, d in due.items()})
-    overrides = merged_overrides(out, db_url)
+    if overrides is None:
+        overrides = merged_overrides(out, db_url)
     if overrides:
         save_overrides(out, overrides)
     shown = apply_overrides(records, overrides)
@@ -175,7 +182,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_override(args: argparse.Namespace) -> int:
-    from .manual import grade_ids, merged_overrides, save_overrides
+    from .manual import grade_ids, merged_overrides
 
     out = Path(args.out)
     records = _records_or_fail(out)
@@ -193,8 +200,8 @@ def _cmd_override(args: argparse.Namespace) -> int:
         return 2
     overrides = merged_overrides(out, args.db)
     overrides[(args.student, args.assignment, args.grade_id)] = {"score": args.score, "comment": args.comment}
-    save_overrides(out, overrides)
-    write_outputs(out, [line for line in _read_problems(out)], args.db)
+    # the new score wins over the one the gradebook still holds: it is written there next
+    write_outputs(out, _read_problems(out), args.db, overrides=overrides)
     print(f"{args.student}/{args.assignment}/{args.grade_id}: manual score {args.score:g} kept in {out / 'overrides.json'}")
     return 0
 
@@ -249,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     grade.add_argument("submissions", metavar="INPUT", help="folder or .zip of submissions")
-    grade.add_argument("--out", required=True, help="output folder (created; must be outside SUBMISSIONS)")
+    grade.add_argument("--out", required=True, help="output folder (created; must be outside INPUT)")
     grade.add_argument(
         "--assignment", action="append", help="grade this assignment (repeatable; default: those found in INPUT)"
     )

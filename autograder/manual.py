@@ -109,8 +109,8 @@ def apply_overrides(records: list[dict], overrides: dict[Key, dict]) -> list[dic
                 changed = True
             if changed:
                 raw = sum(c["score"] for c in notebook["cells"])
-                if notebook.get("late_penalty"):  # the late rule takes its share of the new score
-                    notebook["late_penalty"] = raw * notebook.get("late_fraction", 0.0)
+                if notebook.get("late_fraction"):  # the late rule takes its share of the new score
+                    notebook["late_penalty"] = raw * notebook["late_fraction"]
                 notebook["score"] = raw - notebook.get("late_penalty", 0.0)
     return result
 

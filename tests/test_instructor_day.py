@@ -107,6 +107,19 @@ def _toy_notebooks(toy_release: Path) -> tuple[nbformat.NotebookNode, nbformat.N
     return nbformat.read(FIXTURES / "solutions" / "toy" / "toy.ipynb", as_version=4), nbformat.read(toy_release, as_version=4)
 
 
+def test_a_manual_score_on_a_late_notebook_loses_the_late_share():
+    """The late rule's share applies to the score that counts, also where the autograder's was 0."""
+    from autograder.manual import apply_overrides
+
+    record = {"student_id": "s", "assignment": "a", "notebooks": [{
+        "notebook": "a", "score": 0.0, "max_score": 4.0, "late_penalty": 0.0, "late_fraction": 0.25,
+        "cells": [{"grade_id": "test_f__all", "score": 0.0, "max_score": 4.0, "error": "x"}],
+    }]}
+    shown = apply_overrides([record], {("s", "a", "test_f__all"): {"score": 4.0, "comment": ""}})
+    assert shown[0]["notebooks"][0]["score"] == 3.0 and shown[0]["notebooks"][0]["late_penalty"] == 1.0
+    assert record["notebooks"][0]["score"] == 0.0  # the unit result itself is left as graded
+
+
 def test_nothing_gradable_exits_non_zero_with_the_layouts(tmp_path):
     inbox = tmp_path / "inbox"
     (inbox / "alice").mkdir(parents=True)
@@ -161,6 +174,13 @@ def test_a_late_student_joins_and_manual_scores_survive_reruns(tmp_path, toy_rel
     assert bad.returncode == 2 and "test_scale__visible" in bad.stderr
     too_much = run_grader("override", "1002", "toy", "test_scale__visible", "9", "--out", str(out))
     assert too_much.returncode == 2 and "between 0 and 1" in too_much.stderr
+    # a second override of a cell whose manual score is already in the gradebook replaces it
+    assert run_grader("override", "1002", "toy", "test_total__all", "1", "--out", str(out)).returncode == 0
+    assert read_grades(out)[("1002", "toy")] == (2.0, 5.0)
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "cnn-course") as gb:
+        assert gb.find_grade("test_total__all", "toy", "toy", "1002").manual_score == 1.0
+    assert run_grader("override", "1002", "toy", "test_total__all", "2", "--out", str(out)).returncode == 0
+    assert read_grades(out)[("1002", "toy")] == (3.0, 5.0)
 
     # grades out: Canvas and Moodle import layouts, checked column by column
     roster = tmp_path / "roster.csv"
