@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .course import COURSE_ID
 from .io import write_json_atomic, write_text_atomic
+from .plan import graded_name_of
 
 GRADES_COLUMNS = ["student_id", "assignment", "notebook", "score", "max_score"]
 RESULTS_KEYS = ["student_id", "assignment", "notebook", "grade_id", "score", "max_score", "error"]
@@ -114,10 +115,11 @@ def _page(title: str, body: str) -> str:
 
 def test_label(grade_id: str) -> str:
     """A test cell as a student reads it: 'conv2d_forward (hidden)' for test_conv2d_forward__hidden."""
-    if grade_id.startswith("test_") and "__" in grade_id:
-        name, what = grade_id[len("test_"):].split("__", 1)
-        return f"{name} ({what.replace('_', ' ')})"
-    return grade_id
+    name = graded_name_of(grade_id)
+    if name is None:
+        return grade_id
+    what = grade_id[len(f"test_{name}__"):]
+    return f"{name} ({what.replace('_', ' ')})"
 
 
 def student_code(out: Path, record: dict, notebook: str) -> dict[str, str]:
@@ -150,7 +152,7 @@ def feedback_html(record: dict, notebook: dict, code: dict[str, str] | None = No
         message = "" if ok else f"<code>{esc(str(cell['error']))}</code>"
         if not ok and cell.get("traceback"):  # the frames of the student's own code
             message += f"<details><summary>where in your code</summary><pre>{esc(cell['traceback'])}</pre></details>"
-        name = test_label(cell["grade_id"]).split(" ")[0]
+        name = graded_name_of(cell["grade_id"])
         if not ok and name in code and name not in shown:
             shown.add(name)
             message += f"<details><summary>your code of {esc(name)}</summary><pre>{esc(code[name])}</pre></details>"
