@@ -1,5 +1,7 @@
-import sys
+from .startup import skip_slow_optional_imports
 
-from .cli import main
+skip_slow_optional_imports()
 
-sys.exit(main())
+from .cli import main  # noqa: E402  (after the line above, which speeds up its imports)
+
+raise SystemExit(main())

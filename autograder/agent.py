@@ -55,6 +55,16 @@ def _load_torch() -> None:
         torch, nn = _torch, _torch.nn
 
 
+def preload(modules: list[str]) -> None:
+    """Import ``modules`` ahead of the student's code, binding no name in their namespace:
+    a spare kernel (``spare.py``) boots with the libraries the course's notebooks import."""
+    import importlib
+
+    for module in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+
 def _user_namespace() -> dict:
     try:
         return get_ipython().user_ns  # type: ignore[name-defined]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import select
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from .plan import write_plan
 from .policy import Policy
 from .release import generate
 from .sandbox import sandbox_problem
+from .spare import KernelSettings
 from .submissions import LAYOUT_HELP, Collection, Submission, SubmissionError, collect, timestamp_text
 from .unit import RESULT_VERSION, UnitSpec, submission_digest, template_notebooks
 
@@ -112,15 +114,24 @@ def _missing_result(unit: Submission, template_db: Path, digest: str, why: str) 
 
 
 class Worker:
-    """One ``python -m autograder.worker`` process, reused for unit after unit."""
+    """One ``python -m autograder.worker`` process, reused for unit after unit.
 
-    def __init__(self, log_path: Path, threads: int = 1):
+    ``launch()`` starts the process without waiting, so that its imports (seconds) overlap
+    whatever the batch does before the first unit; ``kernel`` (``spare.KernelSettings``)
+    lets it start the first unit's kernel before the unit arrives."""
+
+    def __init__(self, log_path: Path, threads: int = 1, kernel: KernelSettings | None = None):
         self.log_path = log_path
         self.threads = threads
+        self.kernel = kernel
         self.process: subprocess.Popen | None = None
+        self.ready = False
         self.buffer = b""
 
-    def _start(self) -> str | None:
+    def launch(self) -> None:
+        """Start the process (if not running) and return at once."""
+        if self.process is not None and self.process.poll() is None:
+            return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -132,11 +143,22 @@ class Worker:
                 cwd=str(Path(__file__).resolve().parent.parent),
                 env={**os.environ, **{k: str(self.threads) for k in THREAD_VARIABLES}},
             )
+        self.ready = False
         self.buffer = b""
+        warm = self.kernel.to_json() if self.kernel is not None else None
+        with contextlib.suppress(OSError):  # a worker that died at once is reported by _start
+            self.process.stdin.write((json.dumps({"warm": warm}) + "\n").encode())
+            self.process.stdin.flush()
+
+    def _start(self) -> str | None:
+        self.launch()
+        if self.ready:
+            return None
         reply = self._read_line(time.monotonic() + STARTUP_MARGIN_S)
         if reply is None or not reply.get("ready"):
             self.kill()
             return f"the grading worker did not start; see {self.log_path}"
+        self.ready = True
         return None
 
     def _read_line(self, deadline: float) -> dict | None:
@@ -163,7 +185,7 @@ class Worker:
         spec_path.write_text(json.dumps(asdict(spec)))
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_bytes(b"")
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None or self.process.poll() is not None or not self.ready:
             failure = self._start()
             if failure:
                 return failure
@@ -193,8 +215,12 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.process = None
+        self.ready = False
 
     def close(self) -> None:
+        if not self.ready:  # never graded: nothing to finish (its spare kernel dies with it)
+            self.kill()
+            return
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
@@ -203,6 +229,16 @@ class Worker:
             except subprocess.TimeoutExpired:
                 pass
         self.kill()
+
+
+def unit_threads(options: GradeOptions) -> int:
+    """Each unit's share of the cores (its kernel's BLAS and PyTorch threads)."""
+    return max(1, (os.cpu_count() or 1) // max(1, options.jobs))
+
+
+def kernel_settings(options: GradeOptions) -> KernelSettings:
+    """The kernel every unit of this run gets (what ``make_spec`` gives each unit)."""
+    return KernelSettings(int(options.memory_gb * 1024**3), unit_threads(options), options.timeout_s, options.sandbox)
 
 
 def make_spec(unit: Submission, template_db: Path, digest: str, options: GradeOptions) -> UnitSpec:
@@ -217,7 +253,7 @@ def make_spec(unit: Submission, template_db: Path, digest: str, options: GradeOp
         result_path=str(result_path.resolve()),
         timeout_s=options.timeout_s,
         memory_bytes=int(options.memory_gb * 1024**3),
-        threads=max(1, (os.cpu_count() or 1) // max(1, options.jobs)),
+        threads=unit_threads(options),
         sandbox=options.sandbox,
         input_digest=digest,
         due=due.isoformat() if (due := options.policy.due_utc(unit.assignment)) else "",
@@ -363,6 +399,21 @@ def grade_all(submissions: Path, options: GradeOptions, announce=None) -> GradeR
     if unknown:
         raise ValueError(f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(expected)}")
     options.out.mkdir(parents=True, exist_ok=True)
+    workers: list[Worker] = []
+    if options.executor != "dask":  # started now: their imports overlap collecting and checking
+        workers = [Worker(options.out / "logs" / f"worker-{i}.log", unit_threads(options), kernel_settings(options))
+                   for i in range(max(1, options.jobs))]
+        for worker in workers:
+            worker.launch()
+    try:
+        return _grade_all(submissions, options, announce, expected, workers)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def _grade_all(submissions: Path, options: GradeOptions, announce, expected: dict[str, list[str]],
+               workers: list[Worker]) -> GradeRun:
     collection = collect(submissions.resolve(), options.out / ".staging", expected, options.assignments)
     if not collection.notebooks:
         raise SubmissionError(f"nothing gradable found in {submissions} ({collection.describe()}).\n{LAYOUT_HELP}")
@@ -394,14 +445,14 @@ def grade_all(submissions: Path, options: GradeOptions, announce=None) -> GradeR
     total = len(todo)
     if total:
         _progress(0, total, "", started, options.quiet)
-    workers: list[Worker] = []
+    idle = queue.SimpleQueue()
+    for worker in workers:
+        idle.put(worker)
     local = threading.local()
 
     def grade_in_worker(unit: Submission, digest: str) -> dict:
-        if not hasattr(local, "worker"):
-            threads = max(1, (os.cpu_count() or 1) // max(1, options.jobs))
-            local.worker = Worker(options.out / "logs" / f"worker-{len(workers)}.log", threads)
-            workers.append(local.worker)
+        if not hasattr(local, "worker"):  # one worker per thread of the pool, kept for its units
+            local.worker = idle.get()
         return grade_one(unit, templates[unit.assignment], digest, options, local.worker)
 
     failed = 0
@@ -418,13 +469,9 @@ def grade_all(submissions: Path, options: GradeOptions, announce=None) -> GradeR
 
         grade_on_dask(todo, templates, options, finished)
     elif todo:
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-                futures = {pool.submit(grade_in_worker, unit, digest): unit for unit, digest in todo}
-                for future in as_completed(futures):
-                    finished(futures[future], future.result())
-        finally:
-            for worker in workers:
-                worker.close()
+        with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+            futures = {pool.submit(grade_in_worker, unit, digest): unit for unit, digest in todo}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
     records.sort(key=lambda r: (r["student_id"], r["assignment"]))
     return GradeRun(records, problems, collection, skipped)

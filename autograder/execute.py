@@ -28,6 +28,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
+from . import spare
 from .plan import graded_name_of, read_plan
 
 KERNEL_DIED = "KernelDied"
@@ -71,10 +72,13 @@ class GuardedExecute(Execute):
         self._forbidden = self._forbidden_uses(nb)
         self._listener: socket.socket | None = None  # made once the kernel (and its folders) exist
         self._kernel_manager = None
+        handed_over = spare.take_handed_over() if km is None else None  # the worker's spare kernel
         try:
-            nb, resources = super().preprocess(nb, resources, km)
+            nb, resources = super().preprocess(nb, resources, km or handed_over)
             return nb, resources
         finally:
+            if handed_over is not None and self.km is not None:  # nbclient stops only kernels it started
+                self._cleanup_kernel()
             self._note_limits(name)
             if self._listener is not None:
                 self._listener.close()

@@ -13,6 +13,7 @@ Contract (other tools read these; do not change them):
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
@@ -215,6 +216,7 @@ def _fill_gradebook(
 
     from .unit import template_notebooks
 
+    _stamp_schema_version(db_url, templates)
     with Gradebook(db_url, COURSE_ID) as gb:
         for assignment, template in sorted(templates.items()):
             gb.update_or_create_assignment(assignment, duedate=(due or {}).get(assignment))
@@ -245,6 +247,38 @@ def _fill_gradebook(
                     grade.manual_score = manual["score"] if manual else None
                     grade.needs_manual_grade = False
             gb.db.commit()
+
+
+def _stamp_schema_version(db_url: str, templates: dict[str, Path]) -> None:
+    """Give a new, empty gradebook database nbgrader's schema version before nbgrader opens it.
+
+    For a database without tables, ``nbgrader.api.Gradebook`` runs the ``alembic`` command
+    (a Python start: 2-4 s, measured) only to learn the version it then writes into
+    ``alembic_version``. The template gradebooks were made by the same nbgrader and carry it;
+    this writes that table as nbgrader would. A database with tables is left alone."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, inspect, text
+
+    version = None
+    for template in templates.values():
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{template}?mode=ro", uri=True)) as db:
+                version = db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+                break
+        except (sqlite3.Error, TypeError):
+            continue
+    if not version:
+        return  # nbgrader finds it itself
+    engine = create_engine(db_url, future=True)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version})
+    finally:
+        engine.dispose()
 
 
 def _parse_timestamp(text: str | None):

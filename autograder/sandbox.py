@@ -736,6 +736,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     scratch_bytes = Integer(256 * MiB, config=True, help="Size of the working folder in the sandbox.")
     ipc_bytes = Integer(512 * MiB, config=True, help="Size of ipc_dir (root) or of each file in it.")
     use_sandbox = Bool(True, config=True, help="False runs the kernel without bubblewrap (unsafe).")
+    preload = List(Unicode(), [], config=True, help="Modules the kernel imports at start, binding no name.")
 
     _sandbox: Sandbox | None = None
     _ipc: IpcFolder | None = None
@@ -790,7 +791,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: object) -> None:
         scratch = Path(self.scratch_dir)
         limits = self._limits()
-        kernel_cmd = [*kernel_cmd, f"--IPKernelApp.exec_lines={TRUSTED_STARTUP}"]
+        startup = TRUSTED_STARTUP
+        if self.preload:
+            startup += f"; autograder.agent.preload({list(self.preload)!r})"
+        kernel_cmd = [*kernel_cmd, f"--IPKernelApp.exec_lines={startup}"]
         kw["cwd"] = str(scratch)
         if not self.use_sandbox:
             warnings.warn(

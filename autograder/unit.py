@@ -25,11 +25,13 @@ from pathlib import Path
 
 import nbformat
 
+from . import spare
 from .course import COURSE_ID, file_digest, nbgrader_config
 from .execute import FORBIDDEN, KERNEL_DIED, STUDENT_TRACEBACK, TIME_LIMIT
 from .io import write_json_atomic
 from .policy import CoursePenalty, LateRule
 from .sandbox import SandboxedKernelManager, sandbox_problem
+from .spare import KernelSettings, kernel_config
 
 RESULT_VERSION = 1
 
@@ -225,14 +227,7 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
     config.GuardedExecute.kernel_manager_class = SandboxedKernelManager
     config.GuardedExecute.startup_timeout = 120
     config.GuardedExecute.extra_arguments = ["--HistoryManager.enabled=False"]
-    config.SandboxedKernelManager.scratch_dir = str(scratch)
-    config.SandboxedKernelManager.ipc_dir = str(ipc_dir)
-    config.SandboxedKernelManager.transport = "ipc"
-    config.SandboxedKernelManager.ip = str(ipc_dir / "k")
-    config.SandboxedKernelManager.connection_file = str(ipc_dir / "kernel.json")
-    config.SandboxedKernelManager.memory_bytes = spec.memory_bytes
-    config.SandboxedKernelManager.threads = spec.threads
-    config.SandboxedKernelManager.use_sandbox = spec.sandbox
+    config.merge(kernel_config(KernelSettings.of(spec), scratch, ipc_dir))
     config.AssignLatePenalties.plugin_class = CoursePenalty
     config.CoursePenalty.rule = spec.late_rule
     config.CoursePenalty.percent_per_day = spec.percent_per_day
@@ -257,6 +252,28 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
         for handler in handlers:
             converter.log.removeHandler(handler)
     return captured.getvalue()
+
+
+def _autograde_in_kernel(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path) -> str:
+    """Autograde in the worker's spare kernel (``spare.py``) if it has this unit's settings,
+    else in a kernel started for the unit; either way the kernel is gone afterwards."""
+    settings = KernelSettings.of(spec)
+    spare_kernel = spare.claim(settings)
+    spare.prepare(settings)  # the next unit's kernel boots while this one runs
+    if spare_kernel is None:
+        ipc_dir = Path(tempfile.mkdtemp(prefix="cnnk-"))
+        try:
+            return _autograde(spec, course_root, db_path, scratch, ipc_dir)
+        finally:
+            shutil.rmtree(ipc_dir, ignore_errors=True)
+    print("[grader] the kernel was started before this unit (the worker's spare)", file=sys.stderr, flush=True)
+    spare.hand_over(spare_kernel.manager)
+    try:
+        return _autograde(spec, course_root, db_path, spare_kernel.scratch, spare_kernel.ipc_dir)
+    finally:
+        spare.hand_over(None)
+        spare_kernel.copy_log()
+        spare_kernel.remove()
 
 
 _EVENTS = {KERNEL_DIED, TIME_LIMIT, "CellTimeoutError", FORBIDDEN}
@@ -423,11 +440,7 @@ def grade_unit(spec: UnitSpec) -> dict:
         problem = sandbox_problem() if spec.sandbox else None
         if problem:  # the batch checks first; a unit run on its own must not fall back either
             raise RuntimeError(f"the sandbox cannot be set up: {problem} (use --unsafe-no-sandbox to grade without it)")
-        ipc_dir = Path(tempfile.mkdtemp(prefix="cnnk-"))
-        try:
-            log = _autograde(spec, course_root, db_path, scratch, ipc_dir)
-        finally:
-            shutil.rmtree(ipc_dir, ignore_errors=True)
+        log = _autograde_in_kernel(spec, course_root, db_path, scratch)
 
     for name in to_grade:
         result = notebooks[name]

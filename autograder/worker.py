@@ -7,6 +7,10 @@ line per unit back; each unit's log (nbgrader's, the kernel's) goes to its own f
 A worker that hangs past a unit's limit or dies is killed with its process group and
 replaced by the batch (``batch.py``); that loses only the unit in flight.
 
+The first line on standard input is ``{"warm": KernelSettings or null}``: with settings,
+the worker starts the first unit's kernel (``spare.py``) before its own imports, and each
+unit starts the next one's, so kernels boot while other work runs.
+
 Run as ``python -m autograder.worker``.
 """
 
@@ -17,6 +21,9 @@ import os
 import random
 import sys
 from pathlib import Path
+
+from . import spare
+from .startup import skip_slow_optional_imports
 
 
 def _reset_trusted_state(threads: int) -> None:
@@ -86,21 +93,28 @@ def _grade_with_log(spec_path: Path, log_path: Path) -> None:
 
 
 def main() -> int:
+    skip_slow_optional_imports()
     os.environ.pop("NBGRADER_EXECUTION", None)
     replies = os.fdopen(os.dup(1), "w", buffering=1)  # the batch reads replies here, not the logs
+    first = json.loads(sys.stdin.readline() or "{}")  # the kernel settings of the units to come
+    if first.get("warm"):
+        spare.prepare(spare.KernelSettings(**first["warm"]))  # it boots while this process imports
     import nbgrader.converters  # noqa: F401  (imported once: the point of a worker)
 
     from . import trusted  # noqa: F401
 
     _keep_templates_warm()
     replies.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
-        request = json.loads(line)
-        try:
-            _grade_with_log(Path(request["spec"]), Path(request["log"]))
-            replies.write(json.dumps({"ok": True}) + "\n")
-        except Exception as error:  # reported; the batch writes a failed result
-            replies.write(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"[:2000]}) + "\n")
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            try:
+                _grade_with_log(Path(request["spec"]), Path(request["log"]))
+                replies.write(json.dumps({"ok": True}) + "\n")
+            except Exception as error:  # reported; the batch writes a failed result
+                replies.write(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"[:2000]}) + "\n")
+    finally:
+        spare.discard()
     return 0
 
 
