@@ -138,6 +138,21 @@ def start(settings: KernelSettings) -> SpareKernel:
 
 _spare: SpareKernel | None = None
 _handed_over: object | None = None
+_keep_one_ready = False  # set by a warm worker, which lives on to use the next spare
+
+
+def keep_one_ready() -> None:
+    """From now on each unit of this process starts the next one's kernel (``prepare_next``).
+    Only a process that grades unit after unit, and discards the spare when it leaves, may
+    call this (``worker.py``): a one-unit process would leave a kernel nobody uses."""
+    global _keep_one_ready
+    _keep_one_ready = True
+
+
+def prepare_next(settings: KernelSettings) -> None:
+    """``prepare(settings)`` in a process that keeps one ready; nothing elsewhere."""
+    if _keep_one_ready:
+        prepare(settings)
 
 
 def prepare(settings: KernelSettings) -> None:

@@ -259,7 +259,7 @@ def _autograde_in_kernel(spec: UnitSpec, course_root: Path, db_path: Path, scrat
     else in a kernel started for the unit; either way the kernel is gone afterwards."""
     settings = KernelSettings.of(spec)
     spare_kernel = spare.claim(settings)
-    spare.prepare(settings)  # the next unit's kernel boots while this one runs
+    spare.prepare_next(settings)  # in a worker, the next unit's kernel boots while this one runs
     if spare_kernel is None:
         ipc_dir = Path(tempfile.mkdtemp(prefix="cnnk-"))
         try:
