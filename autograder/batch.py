@@ -6,6 +6,7 @@ previous run stopped, and collect the results.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import queue
@@ -178,8 +179,9 @@ class Worker:
             return None
         return reply if isinstance(reply, dict) else None
 
-    def grade(self, spec: UnitSpec, log_path: Path) -> str | None:
-        """Grade one unit; None on success, else why it failed (the worker is then replaced)."""
+    def grade(self, spec: UnitSpec, log_path: Path, more: bool = True) -> str | None:
+        """Grade one unit; None on success, else why it failed (the worker is then replaced).
+        ``more``: other units may follow, so the worker starts the next unit's kernel."""
         spec_path = Path(spec.work_dir + ".spec.json")
         spec_path.parent.mkdir(parents=True, exist_ok=True)
         spec_path.write_text(json.dumps(asdict(spec)))
@@ -191,7 +193,8 @@ class Worker:
                 return failure
         limit = spec.timeout_s + STARTUP_MARGIN_S
         try:
-            self.process.stdin.write((json.dumps({"spec": str(spec_path), "log": str(log_path)}) + "\n").encode())
+            request = {"spec": str(spec_path), "log": str(log_path), "more": more}
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
             self.process.stdin.flush()
         except OSError:
             self.kill()
@@ -217,7 +220,14 @@ class Worker:
         self.process = None
         self.ready = False
 
+    def finish(self) -> None:
+        """Tell the worker no unit follows (it then stops its spare kernel and exits)."""
+        if self.ready and self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+
     def close(self) -> None:
+        self.finish()
         if not self.ready:  # never graded: nothing to finish (its spare kernel dies with it)
             self.kill()
             return
@@ -263,7 +273,8 @@ def make_spec(unit: Submission, template_db: Path, digest: str, options: GradeOp
     )
 
 
-def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOptions, worker: Worker | None) -> dict:
+def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOptions, worker: Worker | None,
+              more: bool = True) -> dict:
     """Grade one unit (in a subprocess) and return its result record."""
     result_path = unit_result_path(options.out, unit.assignment, unit.student_id)
     if not unit.folder.is_dir():
@@ -272,7 +283,7 @@ def grade_one(unit: Submission, template_db: Path, digest: str, options: GradeOp
         return record
     spec = make_spec(unit, template_db, digest, options)
     log_path = options.out / "logs" / unit.assignment / f"{unit.student_id}.log"
-    failure = worker.grade(spec, log_path)
+    failure = worker.grade(spec, log_path, more)
     if failure is None and _is_current(result_path, digest):
         return json.loads(result_path.read_text())
     record = _missing_result(unit, template_db, digest, failure or "the grader wrote no result")
@@ -408,6 +419,8 @@ def grade_all(submissions: Path, options: GradeOptions, announce=None) -> GradeR
     try:
         return _grade_all(submissions, options, announce, expected, workers)
     finally:
+        for worker in workers:  # all wind down together, then each is waited for
+            worker.finish()
         for worker in workers:
             worker.close()
 
@@ -449,11 +462,15 @@ def _grade_all(submissions: Path, options: GradeOptions, announce, expected: dic
     for worker in workers:
         idle.put(worker)
     local = threading.local()
+    # The pool hands units out in order; each worker's spare kernel serves its next unit, so
+    # the last len(workers) units start none (it would boot for nobody).
+    handed_out = itertools.count(1)
 
     def grade_in_worker(unit: Submission, digest: str) -> dict:
         if not hasattr(local, "worker"):  # one worker per thread of the pool, kept for its units
             local.worker = idle.get()
-        return grade_one(unit, templates[unit.assignment], digest, options, local.worker)
+        more = next(handed_out) <= len(todo) - len(workers)
+        return grade_one(unit, templates[unit.assignment], digest, options, local.worker, more)
 
     failed = 0
 

@@ -141,12 +141,13 @@ _handed_over: object | None = None
 _keep_one_ready = False  # set by a warm worker, which lives on to use the next spare
 
 
-def keep_one_ready() -> None:
-    """From now on each unit of this process starts the next one's kernel (``prepare_next``).
-    Only a process that grades unit after unit, and discards the spare when it leaves, may
-    call this (``worker.py``): a one-unit process would leave a kernel nobody uses."""
+def keep_one_ready(more_units: bool = True) -> None:
+    """Whether the next unit of this process starts a kernel for the one after it
+    (``prepare_next``). Only a process that grades unit after unit, and discards the spare
+    when it leaves, may turn it on (``worker.py``): a one-unit process would leave a kernel
+    nobody uses. The batch turns it off for the last unit it hands out."""
     global _keep_one_ready
-    _keep_one_ready = True
+    _keep_one_ready = more_units
 
 
 def prepare_next(settings: KernelSettings) -> None:

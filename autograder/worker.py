@@ -97,7 +97,6 @@ def main() -> int:
     os.environ.pop("NBGRADER_EXECUTION", None)
     replies = os.fdopen(os.dup(1), "w", buffering=1)  # the batch reads replies here, not the logs
     first = json.loads(sys.stdin.readline() or "{}")  # the kernel settings of the units to come
-    spare.keep_one_ready()
     if first.get("warm"):
         spare.prepare(spare.KernelSettings(**first["warm"]))  # it boots while this process imports
     import nbgrader.converters  # noqa: F401  (imported once: the point of a worker)
@@ -109,6 +108,7 @@ def main() -> int:
     try:
         for line in sys.stdin:
             request = json.loads(line)
+            spare.keep_one_ready(request.get("more", True))  # no kernel for a unit that will not come
             try:
                 _grade_with_log(Path(request["spec"]), Path(request["log"]))
                 replies.write(json.dumps({"ok": True}) + "\n")
