@@ -29,6 +29,7 @@ import tempfile
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
 ATTEMPTS = 2  # a failing unit is tried once more, then reported
 
@@ -67,9 +68,11 @@ def _shutdown() -> None:
         shutil.rmtree(_root, ignore_errors=True)
 
 
-def _warm_worker():
-    """This thread's grading worker, started on first use and kept for every later task."""
+def _warm_worker(spec: dict):
+    """This thread's grading worker, started on first use (with the first unit's kernel
+    settings, so that it boots that kernel while it imports) and kept for every later task."""
     from .batch import Worker
+    from .spare import KernelSettings
 
     if not hasattr(_local, "worker"):
         threads = int(os.environ.get("AUTOGRADER_UNIT_THREADS", "0") or 0)  # cores per unit, when set
@@ -80,8 +83,9 @@ def _warm_worker():
                 threads = max(1, (os.cpu_count() or 1) // max(1, get_worker().state.nthreads))
             except (ImportError, ValueError, AttributeError):
                 threads = 1
+        kernel = KernelSettings.of(SimpleNamespace(**{**spec, "threads": threads}))
         with _lock:
-            _local.worker = Worker(_worker_root() / f"worker-{len(_workers)}.log", threads)
+            _local.worker = Worker(_worker_root() / f"worker-{len(_workers)}.log", threads, kernel)
             _workers.append(_local.worker)
     return _local.worker
 
@@ -105,7 +109,7 @@ def grade_task(payload: dict, template: dict[str, bytes]) -> dict:
     """Grade one unit on this Dask worker; returns its record, kept notebooks and log."""
     from .unit import UnitSpec
 
-    worker = _warm_worker()
+    worker = _warm_worker(payload["spec"])
     template_db = _template_on_disk(template)
     unit_dir = Path(tempfile.mkdtemp(prefix="unit-", dir=_worker_root()))
     try:
@@ -126,7 +130,7 @@ def grade_task(payload: dict, template: dict[str, bytes]) -> dict:
             threads=worker.threads,
         )
         log_path = unit_dir / "unit.log"
-        failure = worker.grade(UnitSpec(**spec), log_path)
+        failure = worker.grade(UnitSpec(**spec), log_path, payload.get("more", True))
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
         result = Path(spec["result_path"])
         if failure is None and not result.is_file():
@@ -237,14 +241,20 @@ def grade_on_dask(todo: list, templates: dict[str, Path], options, finished) -> 
         def submit(unit, digest):
             key = (unit.student_id, unit.assignment)
             attempts[key] = attempts.get(key, 0) + 1
+            payload = _payload(unit, templates[unit.assignment], digest, options)
+            payload["more"] = key not in last_ones or attempts[key] > 1
             future = client.submit(
-                grade_task, _payload(unit, templates[unit.assignment], digest, options), shipped[unit.assignment],
+                grade_task, payload, shipped[unit.assignment],
                 key=f"grade-{unit.assignment}-{unit.student_id}-{digest[:12]}-{attempts[key]}-{os.getpid()}",
                 pure=False,
             )
             owner[future.key] = (unit, digest)
             return future
 
+        # Tasks run roughly in the order submitted; the last one per worker thread needs no
+        # spare kernel after it (a wrong guess costs one unused kernel or one cold start).
+        slots = max(1, sum(client.nthreads().values()))
+        last_ones = {(unit.student_id, unit.assignment) for unit, _ in todo[-slots:]}
         pending = as_completed([submit(unit, digest) for unit, digest in todo], loop=client.loop)
         for future in pending:
             unit, digest = owner.pop(future.key)
