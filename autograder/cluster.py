@@ -35,6 +35,7 @@ ATTEMPTS = 2  # a failing unit is tried once more, then reported
 
 _local = threading.local()
 _workers: list = []
+_idle: list = []  # launched by _prestart_workers, not yet taken by a Dask thread
 _lock = threading.RLock()
 _root: Path | None = None
 
@@ -68,25 +69,61 @@ def _shutdown() -> None:
         shutil.rmtree(_root, ignore_errors=True)
 
 
-def _warm_worker(spec: dict):
-    """This thread's grading worker, started on first use (with the first unit's kernel
-    settings, so that it boots that kernel while it imports) and kept for every later task."""
+def _unit_threads() -> int:
+    """Cores per unit: ``AUTOGRADER_UNIT_THREADS``, else the cores over the worker's threads."""
+    threads = int(os.environ.get("AUTOGRADER_UNIT_THREADS", "0") or 0)
+    if threads < 1:
+        try:
+            from distributed import get_worker
+
+            threads = max(1, (os.cpu_count() or 1) // max(1, get_worker().state.nthreads))
+        except (ImportError, ValueError, AttributeError):
+            threads = 1
+    return threads
+
+
+def _new_worker(spec: dict):
+    """A grading worker for units like ``spec``, launched (it imports, and boots the first
+    unit's kernel) without waiting for it."""
     from .batch import Worker
     from .spare import KernelSettings
 
-    if not hasattr(_local, "worker"):
-        threads = int(os.environ.get("AUTOGRADER_UNIT_THREADS", "0") or 0)  # cores per unit, when set
-        if threads < 1:
-            try:
-                from distributed import get_worker
+    threads = _unit_threads()
+    kernel = KernelSettings.of(SimpleNamespace(**{**spec, "threads": threads}))
+    with _lock:
+        worker = Worker(_worker_root() / f"worker-{len(_workers)}.log", threads, kernel)
+        _workers.append(worker)
+    worker.launch()
+    return worker
 
-                threads = max(1, (os.cpu_count() or 1) // max(1, get_worker().state.nthreads))
-            except (ImportError, ValueError, AttributeError):
-                threads = 1
-        kernel = KernelSettings.of(SimpleNamespace(**{**spec, "threads": threads}))
+
+def _prestart_workers(spec: dict) -> str | None:
+    """Run on every Dask worker as grading begins (with the sandbox check): launch one grading
+    worker per thread, so that their start overlaps the rest of the set-up. Returns what
+    ``sandbox_problem`` says."""
+    try:
+        from distributed import get_worker
+
+        slots = max(1, get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        slots = 1
+    with _lock:
+        missing = slots - len(_workers)  # a worker process keeps its grading workers between runs
+    for _ in range(max(0, missing)):
+        worker = _new_worker(spec)
         with _lock:
-            _local.worker = Worker(_worker_root() / f"worker-{len(_workers)}.log", threads, kernel)
-            _workers.append(_local.worker)
+            _idle.append(worker)
+    return _sandbox_here() if spec.get("sandbox", True) else None
+
+
+def _warm_worker(spec: dict):
+    """This thread's grading worker: one launched by ``_prestart_workers``, else a new one;
+    kept for every later task of the thread."""
+    if not hasattr(_local, "worker"):
+        with _lock:
+            _local.worker = _idle.pop() if _idle else None
+        if _local.worker is None:
+            _local.worker = _new_worker(spec)
     return _local.worker
 
 
@@ -200,7 +237,14 @@ def grade_on_dask(todo: list, templates: dict[str, Path], options, finished) -> 
     ``finished(unit, record)`` as each result is written to OUT."""
     from distributed import Client, as_completed
 
-    from .batch import SandboxUnavailable, _is_current, _missing_result, grade_one, unit_result_path
+    from .batch import (
+        SandboxUnavailable,
+        _is_current,
+        _missing_result,
+        grade_one,
+        make_spec,
+        unit_result_path,
+    )
     from .io import write_json_atomic
 
     if not options.scheduler:
@@ -220,8 +264,10 @@ def grade_on_dask(todo: list, templates: dict[str, Path], options, finished) -> 
             client.wait_for_workers(1, timeout=300)
         except (OSError, TimeoutError) as error:
             raise ValueError(f"no Dask worker joined {options.scheduler} within 300 s") from error
+        first = todo[0][0]
+        first_spec = asdict(make_spec(first, templates[first.assignment], todo[0][1], options))
+        problems = {address: why for address, why in client.run(_prestart_workers, first_spec).items() if why}
         if options.sandbox:
-            problems = {address: why for address, why in client.run(_sandbox_here).items() if why}
             if problems:
                 address, why = next(iter(problems.items()))
                 raise SandboxUnavailable(
