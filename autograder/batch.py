@@ -231,9 +231,7 @@ class Worker:
         if not self.ready:  # never graded: nothing to finish (its spare kernel dies with it)
             self.kill()
             return
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
+        if self.process is not None and self.process.poll() is None:  # finish() closed its input
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -254,6 +252,7 @@ def kernel_settings(options: GradeOptions) -> KernelSettings:
 def make_spec(unit: Submission, template_db: Path, digest: str, options: GradeOptions) -> UnitSpec:
     """The unit's inputs and limits, with paths under OUT (the Dask executor ships them by value)."""
     result_path = unit_result_path(options.out, unit.assignment, unit.student_id)
+    kernel = kernel_settings(options)
     return UnitSpec(
         assignment=unit.assignment,
         student_id=unit.student_id,
@@ -261,10 +260,10 @@ def make_spec(unit: Submission, template_db: Path, digest: str, options: GradeOp
         template_db=str(template_db.resolve()),
         work_dir=str((options.out / ".work" / unit.assignment / unit.student_id).resolve()),
         result_path=str(result_path.resolve()),
-        timeout_s=options.timeout_s,
-        memory_bytes=int(options.memory_gb * 1024**3),
-        threads=unit_threads(options),
-        sandbox=options.sandbox,
+        timeout_s=kernel.timeout_s,
+        memory_bytes=kernel.memory_bytes,
+        threads=kernel.threads,
+        sandbox=kernel.sandbox,
         input_digest=digest,
         due=due.isoformat() if (due := options.policy.due_utc(unit.assignment)) else "",
         late_rule=options.policy.late.rule,

@@ -27,9 +27,8 @@ import shutil
 import socket
 import tempfile
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from types import SimpleNamespace
 
 ATTEMPTS = 2  # a failing unit is tried once more, then reported
 
@@ -87,9 +86,10 @@ def _new_worker(spec: dict):
     unit's kernel) without waiting for it."""
     from .batch import Worker
     from .spare import KernelSettings
+    from .unit import UnitSpec
 
     threads = _unit_threads()
-    kernel = KernelSettings.of(SimpleNamespace(**{**spec, "threads": threads}))
+    kernel = replace(KernelSettings.of(UnitSpec(**spec)), threads=threads)
     with _lock:
         worker = Worker(_worker_root() / f"worker-{len(_workers)}.log", threads, kernel)
         _workers.append(worker)

@@ -26,9 +26,11 @@ from pathlib import Path
 from jupyter_core.utils import run_sync
 from traitlets.config import Config
 
-# What nbclient starts a kernel with: nbgrader's Execute turns the history off and
-# nbclient keeps it in memory (``NotebookClient.ipython_hist_file``).
-KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False", "--HistoryManager.hist_file=:memory:"]
+# A unit's kernel is started with EXECUTE_ARGUMENTS (``GuardedExecute.extra_arguments``,
+# set in unit.py), to which nbclient adds an in-memory history file
+# (``NotebookClient.ipython_hist_file``); a spare kernel is started with the same.
+EXECUTE_ARGUMENTS = ["--HistoryManager.enabled=False"]
+KERNEL_ARGUMENTS = [*EXECUTE_ARGUMENTS, "--HistoryManager.hist_file=:memory:"]
 KERNEL_NAME = "python3"
 # Imported by a spare kernel while it waits (NumPy already is, by the agent). Every notebook
 # of the course but 01 imports PyTorch, which costs seconds; importing binds no name.
@@ -130,8 +132,9 @@ def start(settings: KernelSettings) -> SpareKernel:
                 extra_arguments=list(KERNEL_ARGUMENTS), stdout=log, stderr=log)
     except BaseException:
         if spare.manager is not None:
-            spare.remove()
-        shutil.rmtree(folder, ignore_errors=True)
+            spare.remove()  # the kernel, if it started, and the folder
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     return spare
 

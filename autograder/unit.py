@@ -31,7 +31,6 @@ from .execute import FORBIDDEN, KERNEL_DIED, STUDENT_TRACEBACK, TIME_LIMIT
 from .io import write_json_atomic
 from .policy import CoursePenalty, LateRule
 from .sandbox import SandboxedKernelManager, sandbox_problem
-from .spare import KernelSettings, kernel_config
 
 RESULT_VERSION = 1
 
@@ -226,8 +225,8 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
     config.GuardedExecute.notes_path = str(Path(spec.work_dir) / "limits.jsonl")
     config.GuardedExecute.kernel_manager_class = SandboxedKernelManager
     config.GuardedExecute.startup_timeout = 120
-    config.GuardedExecute.extra_arguments = ["--HistoryManager.enabled=False"]
-    config.merge(kernel_config(KernelSettings.of(spec), scratch, ipc_dir))
+    config.GuardedExecute.extra_arguments = list(spare.EXECUTE_ARGUMENTS)
+    config.merge(spare.kernel_config(spare.KernelSettings.of(spec), scratch, ipc_dir))
     config.AssignLatePenalties.plugin_class = CoursePenalty
     config.CoursePenalty.rule = spec.late_rule
     config.CoursePenalty.percent_per_day = spec.percent_per_day
@@ -257,7 +256,7 @@ def _autograde(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path, 
 def _autograde_in_kernel(spec: UnitSpec, course_root: Path, db_path: Path, scratch: Path) -> str:
     """Autograde in the worker's spare kernel (``spare.py``) if it has this unit's settings,
     else in a kernel started for the unit; either way the kernel is gone afterwards."""
-    settings = KernelSettings.of(spec)
+    settings = spare.KernelSettings.of(spec)
     spare_kernel = spare.claim(settings)
     spare.prepare_next(settings)  # in a worker, the next unit's kernel boots while this one runs
     if spare_kernel is None:
