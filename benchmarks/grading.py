@@ -170,8 +170,9 @@ def run_grading_benchmarks(students: int, assignments: list[str], class_assignme
             "grade_jobs2_s": timed_grading(work, subs, 2, everyone, assignments, templates, problems),
             "grade_dask2_s": dask_grading(work, subs, 2, everyone, assignments, templates, problems),
         }
-        # what grading adds to running the notebooks, per unit (kernel in the sandbox, nbgrader,
-        # the gradebook, the result files), with --jobs 1
+        # what grading adds to running the notebooks, per unit, with --jobs 1 (nbgrader, the
+        # gradebook, the result files; negative when starting kernels ahead, autograder/spare.py,
+        # saves more than that costs)
         results["grade_overhead_per_unit_s"] = (
             (results["grade_jobs1_s"] - results["notebook_exec_s"]) / results["grading_units"])
         class_curve = []
